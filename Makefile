@@ -1,0 +1,48 @@
+# Thin wrapper around meson so a fresh Debian 12 machine needs two commands:
+#   make demo    install what is missing, build, run xarch's main job
+#   make check   install what is missing, build, run every test
+BUILD ?= build
+ASAN_BUILD ?= build-asan
+MESON ?= meson
+
+# Debian packages: build, runtime, and the tools the tests use as oracles.
+DEPS_BUILD = gcc make meson ninja-build pkg-config libjson-c-dev
+DEPS_RUN = qemu-user-static uidmap util-linux
+DEPS_TEST = gcc-riscv64-linux-gnu libc6-dev-riscv64-cross \
+	gcc-aarch64-linux-gnu libc6-dev-arm64-cross \
+	gcc-arm-linux-gnueabihf libc6-dev-armhf-cross \
+	gcc-mips-linux-gnu libc6-dev-mips-cross \
+	binutils-multiarch file passwd libclang-rt-14-dev
+
+.PHONY: all build deps deps-run demo check check-asan clean static
+
+all: build
+
+deps:
+	@tests/install-deps.sh $(DEPS_BUILD) $(DEPS_RUN) $(DEPS_TEST)
+
+deps-run:
+	@tests/install-deps.sh $(DEPS_BUILD) $(DEPS_RUN) gcc-riscv64-linux-gnu \
+		libc6-dev-riscv64-cross gcc-aarch64-linux-gnu libc6-dev-arm64-cross
+
+$(BUILD)/build.ninja:
+	$(MESON) setup $(BUILD)
+
+build: $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+static:
+	$(MESON) setup build-static -Dstatic=true -Dbuildtype=release
+	ninja -C build-static
+
+demo: deps-run build
+	@examples/demo.sh $(BUILD)/xarch
+
+check: deps build
+	@[ -f $(ASAN_BUILD)/build.ninja ] || $(MESON) setup $(ASAN_BUILD) \
+		-Db_sanitize=address,undefined -Db_lundef=false >/dev/null
+	@ninja -C $(ASAN_BUILD) >/dev/null
+	@tests/run.sh $(BUILD) $(ASAN_BUILD)
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) build-static

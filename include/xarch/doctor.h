@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef XARCH_DOCTOR_H
+#define XARCH_DOCTOR_H
+
+#include <stddef.h>
+
+enum xarch_check_level {
+	XARCH_CHECK_OK,
+	XARCH_CHECK_INFO,
+	XARCH_CHECK_WARN,	/* a later workflow will not work */
+	XARCH_CHECK_FAIL,	/* the common workflows are blocked */
+};
+
+struct xarch_check {
+	char id[48];		/* stable, e.g. "binfmt.mounted" */
+	enum xarch_check_level level;
+	char summary[256];
+	char fix[512];		/* the exact command or step; "" when ok */
+};
+
+/* Run every host check; the array is malloc'ed. */
+int xarch_doctor_run(struct xarch_check **ret, size_t *ret_n);
+
+#endif

@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef XARCH_SPAWN_H
+#define XARCH_SPAWN_H
+
+#include <stddef.h>
+
+#include "xarch/error.h"
+
+/* Map a wait(2) status to a shell-style exit code: the exit status, or
+ * 128+N for a child killed by signal N. */
+int xarch_exit_code(int wstatus);
+
+/* Run argv[0] (PATH-searched) with `envp` (NULL: the current environment),
+ * forward SIGINT/SIGTERM/SIGHUP/SIGQUIT/SIGUSR1/SIGUSR2/SIGWINCH to it while
+ * waiting, and store its wait status.  Returns 0 when it ran, -errno (with
+ * a message) when it could not be started. */
+int xarch_spawn_wait(const char *const argv[], const char *const envp[], int *ret_wstatus,
+		     struct xarch_error *err);
+
+/* Quote argv shell-style for logs and error messages. */
+const char *xarch_argv_quote(const char *const argv[], char *buf, size_t len);
+
+#endif

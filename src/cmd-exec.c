@@ -1,0 +1,7 @@
+// SPDX-License-Identifier: MIT
+#include "xarch.h"
+
+int cmd_exec(int argc, char **argv)
+{
+	return die("'exec' is not implemented yet");
+}

@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: MIT */
+/* The CLI's shared pieces: command signature, output helpers. */
+#ifndef XARCH_CLI_H
+#define XARCH_CLI_H
+
+#include <stdbool.h>
+#include <json-c/json.h>
+
+#include "xarch/error.h"
+
+#define EXIT_USAGE 2
+
+struct command {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *summary;
+};
+
+int cmd_arch(int argc, char **argv);
+int cmd_binfmt(int argc, char **argv);
+int cmd_doctor(int argc, char **argv);
+int cmd_exec(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
+
+/* "xarch: <msg>" on stderr; returns 1 (the failure exit code). */
+int die_err(const struct xarch_error *err, int r);
+int die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* usage error: message + "try 'xarch CMD --help'", returns 2 */
+int usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Print a json object pretty to stdout, then drop it. */
+void json_print(struct json_object *o);
+/* json string or null */
+struct json_object *json_str(const char *s);
+
+/* Are stdout/stderr terminals (for colour/progress)? */
+bool is_tty(int fd);
+
+#endif
