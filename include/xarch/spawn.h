@@ -17,7 +17,15 @@ int xarch_exit_code(int wstatus);
 int xarch_spawn_wait(const char *const argv[], const char *const envp[], int *ret_wstatus,
 		     struct xarch_error *err);
 
-/* Quote argv shell-style for logs and error messages. */
+/* Run argv[0] (PATH-searched) with stdin from /dev/null and stderr
+ * discarded, capturing up to len-1 bytes of its stdout into buf
+ * (NUL-terminated; the rest is read and dropped).  Stores the wait status.
+ * Returns 0 when it ran, -errno when it could not be started. */
+int xarch_spawn_output(const char *const argv[], char *buf, size_t len, int *ret_wstatus,
+		       struct xarch_error *err);
+
+/* Quote argv shell-style for logs and error messages; a result that does
+ * not fit ends in "...".  Returns buf. */
 const char *xarch_argv_quote(const char *const argv[], char *buf, size_t len);
 
 #endif
