@@ -372,3 +372,47 @@ const struct xarch_binfmt_rule *xarch_binfmt_table_match(const struct xarch_binf
 			return &t->rules[i];
 	return NULL;
 }
+
+size_t xarch_binfmt_arch_header(const struct xarch_arch *a, uint8_t *hdr, size_t len)
+{
+	/* the row's magic with every don't-care bit zero is an EXEC header
+	 * of that arch (e_type, machine and, for MIPS, e_flags included) */
+	size_t n = len < 64 ? len : 64;
+	memset(hdr, 0, n);
+	for (size_t i = 0; i < a->magic_len && i < n; i++)
+		hdr[i] = a->magic[i] & a->mask[i];
+	return n;
+}
+
+size_t xarch_binfmt_rule_arches(const struct xarch_binfmt_rule *r,
+				const struct xarch_arch **ret, size_t max)
+{
+	size_t n, found = 0;
+	const struct xarch_arch *t = xarch_arch_table(&n);
+	for (size_t i = 0; i < n; i++) {
+		uint8_t hdr[64];
+		size_t hl = xarch_binfmt_arch_header(&t[i], hdr, sizeof(hdr));
+		if (!xarch_binfmt_matches(r, NULL, hdr, hl))
+			continue;
+		if (found < max)
+			ret[found] = &t[i];
+		found++;
+	}
+	return found;
+}
+
+const struct xarch_binfmt_rule *xarch_binfmt_table_runner(const struct xarch_binfmt_table *t,
+							  const struct xarch_arch *a)
+{
+	uint8_t hdr[64];
+	size_t hl = xarch_binfmt_arch_header(a, hdr, sizeof(hdr));
+	return xarch_binfmt_table_match(t, NULL, hdr, hl);
+}
+
+bool xarch_binfmt_name_ok(const char *name)
+{
+	size_t n = name ? strlen(name) : 0;
+	return n > 0 && n < sizeof(((struct xarch_binfmt_rule *)0)->name) && !strchr(name, '/') &&
+	       strcmp(name, ".") && strcmp(name, "..") && strcmp(name, "register") &&
+	       strcmp(name, "status");
+}
