@@ -10,6 +10,10 @@
 #include "xarch/error.h"
 
 #define XARCH_ELF_MAX_NEEDED 256
+/* Files are read up to this many bytes; headers past it are an error. */
+#define XARCH_ELF_MAX_FILE (512u << 20)
+/* As many bytes as the kernel shows binfmt_misc (BINPRM_BUF_SIZE). */
+#define XARCH_ELF_HEADER_BYTES 256
 
 enum xarch_elf_type { XARCH_ELF_REL = 1, XARCH_ELF_EXEC = 2, XARCH_ELF_DYN = 3, XARCH_ELF_CORE = 4 };
 
@@ -33,7 +37,7 @@ struct xarch_elf_info {
 	const char *needed[XARCH_ELF_MAX_NEEDED];
 	/* ABI details decoded from e_flags/attributes; "" when not applicable */
 	char abi[128];		/* e.g. "lp64d, rvc", "eabi5 hard-float", "n32" */
-	uint8_t header[64];	/* first bytes of the file, for binfmt matching */
+	uint8_t header[XARCH_ELF_HEADER_BYTES]; /* first bytes, for binfmt matching */
 	size_t header_len;
 	char *strtab_copy;	/* private */
 };
@@ -44,8 +48,14 @@ struct xarch_elf_info {
 int xarch_elf_parse(const uint8_t *buf, size_t len, struct xarch_elf_info *ret,
 		    struct xarch_error *err);
 
-/* Open and parse a file (read-only, no symlink games). */
+/* Open and parse a file (read-only, no symlink games).  Messages name
+ * `path`: "'PATH': truncated ELF: ...", "'PATH' is not an ELF file ...". */
 int xarch_elf_parse_file(const char *path, struct xarch_elf_info *ret, struct xarch_error *err);
+
+/* Parse an open file (read up to XARCH_ELF_MAX_FILE bytes); `name` is the
+ * subject of error messages and may be NULL. */
+int xarch_elf_parse_fd(int fd, const char *name, struct xarch_elf_info *ret,
+		       struct xarch_error *err);
 
 void xarch_elf_info_release(struct xarch_elf_info *info);
 
@@ -56,7 +66,7 @@ const char *xarch_elf_type_name(const struct xarch_elf_info *info);
 
 struct xarch_dep {
 	char name[256];		/* the DT_NEEDED string or the interpreter path */
-	char path[4096];	/* where it was found (inside sysroot), "" if missing */
+	char path[4096];	/* where found, inside the sysroot ("/lib/x.so"); "" if missing */
 	bool found;
 	bool is_interp;
 };
@@ -76,5 +86,22 @@ struct xarch_deps {
 int xarch_elf_resolve_deps(const struct xarch_elf_info *info, const char *sysroot,
 			   struct xarch_deps *ret, struct xarch_error *err);
 void xarch_deps_release(struct xarch_deps *d);
+
+/* The same, with `origin` the directory of the file inside the sysroot
+ * (what $ORIGIN in the file's own RPATH/RUNPATH means); NULL when the file
+ * lives outside it, in which case entries using $ORIGIN are skipped. */
+int xarch_elf_resolve_deps_origin(const struct xarch_elf_info *info, const char *origin,
+				  const char *sysroot, struct xarch_deps *ret,
+				  struct xarch_error *err);
+
+/* Open `path` inside the directory `rootfd` as if it were "/": ".." and
+ * absolute symlink targets stay inside it.  openat2(RESOLVE_IN_ROOT) when
+ * the kernel has it, else xarch_open_in_root_walk().  Returns an fd or
+ * -errno.  XARCH_NO_OPENAT2=1 in the environment forces the walk. */
+int xarch_open_in_root(int rootfd, const char *path, int flags);
+
+/* The fallback: a component-by-component walk with O_NOFOLLOW that
+ * interprets each symlink itself, confined to `rootfd`. */
+int xarch_open_in_root_walk(int rootfd, const char *path, int flags);
 
 #endif
