@@ -79,7 +79,7 @@ for f in "$work"/hello-*-static "$work"/hello-*-dynamic; do
 	desc=$("$XARCH" inspect --json "$f" 2>/dev/null | python3 -c '
 import json,sys
 i=json.load(sys.stdin)[0]
-print("%s %s-bit %s, %s" % (i.get("arch"), i.get("class"), i.get("type"), i.get("abi") or "-"))' 2>/dev/null)
+print("%s %s %s, %s" % (i.get("arch"), i.get("class"), i.get("type"), i.get("abi") or "-"))' 2>/dev/null)
 	res=""
 	[ -e "$f.ran-binfmt" ] && res="binfmt(userns):ok" || { res="binfmt(userns):FAIL"; status=1; }
 	[ -e "$f.ran-exec" ] && res="$res exec:ok" || { res="$res exec:FAIL"; status=1; }
