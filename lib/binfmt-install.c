@@ -18,6 +18,7 @@
 
 #include "internal.h"
 #include "xarch/binfmt.h"
+#include "xarch/exec.h"
 #include "xarch/probe.h"
 
 static const char *dir_or_default(const char *dir)
@@ -117,29 +118,6 @@ int xarch_binfmt_unregister(const char *dir, const char *name, struct xarch_erro
 	return rc;
 }
 
-int xarch_binfmt_find_qemu(const struct xarch_arch *a, const char *qemu_dir, char *buf, size_t len,
-			   struct xarch_error *err)
-{
-	char names[2][128];
-	xarch_arch_qemu_static(a, names[0], sizeof(names[0]));
-	snprintf(names[1], sizeof(names[1]), "qemu-%s", a->name);
-	for (int i = 0; i < 2; i++) {
-		if (qemu_dir) {
-			char p[4096];
-			struct stat st;
-			if (xa_snprintf(p, sizeof(p), "%s/%s", qemu_dir, names[i]) == 0 &&
-			    stat(p, &st) == 0 && S_ISREG(st.st_mode) && access(p, X_OK) == 0)
-				return xa_strcpy(buf, len, p);
-		} else if (xa_find_in_path(names[i], NULL, buf, len) == 0) {
-			return 0;
-		}
-	}
-	xarch_err(err, ENOENT, "no qemu for '%s': %s and %s are not in %s", a->name, names[0],
-		  names[1], qemu_dir ? qemu_dir : "PATH");
-	xarch_err_hint(err, "fix: apt install qemu-user-static (or pass --qemu-dir DIR)");
-	return -ENOENT;
-}
-
 static bool same_file(const char *a, const char *b)
 {
 	struct stat sa, sb;
@@ -234,9 +212,11 @@ const char *xarch_binfmt_outcome_str(enum xarch_binfmt_outcome o)
 	return "?";
 }
 
-static int flags_for(const struct xarch_binfmt_install_opts *o, char *out, size_t len,
-		     struct xarch_error *err)
+static int flags_for(const struct xarch_binfmt_install_opts *o, const struct xarch_arch *a,
+		     char *out, size_t len, struct xarch_error *err)
 {
+	bool cred = o->credential &&
+		    (!o->credential_only || xarch_binfmt_list_has(o->credential_only, a));
 	char f[16];
 	const char *in = o->flags ? o->flags : XARCH_BINFMT_DEFAULT_FLAGS;
 	if (strlen(in) > 8)
@@ -245,7 +225,7 @@ static int flags_for(const struct xarch_binfmt_install_opts *o, char *out, size_
 		if (!strchr("POCFpocf", *c))
 			return xarch_err(err, EINVAL, "unknown flag '%c' in '%s' (known: P O C F)",
 					 *c, in);
-	snprintf(f, sizeof(f), "%s%s", in, o->credential ? "CO" : "");
+	snprintf(f, sizeof(f), "%s%s", in, cred ? "CO" : "");
 	/* C implies O: the kernel needs the open file to take its credentials */
 	if (strpbrk(f, "Cc") && !strpbrk(f, "Oo"))
 		strcat(f, "O");
@@ -265,7 +245,7 @@ int xarch_binfmt_install_arch(const struct xarch_arch *a, const struct xarch_bin
 	memset(res, 0, sizeof(*res));
 	res->arch = a;
 	res->outcome = XARCH_BINFMT_FAILED;
-	int rc = flags_for(o, flags, sizeof(flags), err);
+	int rc = flags_for(o, a, flags, sizeof(flags), err);
 	if (rc < 0)
 		return rc;
 	xarch_binfmt_rule_for_arch(a, "", flags, &res->rule);
@@ -274,7 +254,7 @@ int xarch_binfmt_install_arch(const struct xarch_arch *a, const struct xarch_bin
 		res->outcome = XARCH_BINFMT_SKIP_NATIVE;
 		return 0;
 	}
-	if (xarch_binfmt_find_qemu(a, o->qemu_dir, res->qemu, sizeof(res->qemu), err) < 0) {
+	if (xarch_find_qemu(a, o->qemu_dir, res->qemu, sizeof(res->qemu), err) < 0) {
 		res->outcome = XARCH_BINFMT_SKIP_NO_QEMU;
 		return 0;
 	}
@@ -452,4 +432,53 @@ bool xarch_binfmt_list_has(const char *csv, const struct xarch_arch *a)
 		csv = *e ? e + 1 : e;
 	}
 	return false;
+}
+
+int xarch_binfmt_pick_arches(const char *const *names, const char *qemu_dir,
+			     const struct xarch_arch ***ret, size_t *ret_n, struct xarch_error *err)
+{
+	size_t n, k = 0, want = 0;
+	const struct xarch_arch *t = xarch_arch_table(&n);
+	while (names && names[want])
+		want++;
+	_cleanup_free_ const struct xarch_arch **list = calloc(want ? want : n, sizeof(*list));
+	if (!list)
+		return xarch_err(err, ENOMEM, "out of memory");
+	for (size_t i = 0; i < want; i++) {
+		list[k] = xarch_arch_lookup(names[i]);
+		if (!list[k++])
+			return xarch_err(err, EINVAL,
+					 "unknown architecture '%s'; 'xarch arch' lists the known names",
+					 names[i]);
+	}
+	for (size_t i = 0; !want && i < n; i++) {
+		char q[4096];
+		if (xarch_find_qemu(&t[i], qemu_dir, q, sizeof(q), NULL) == 0)
+			list[k++] = &t[i];
+	}
+	*ret = TAKE_PTR(list);
+	*ret_n = k;
+	return 0;
+}
+
+int xarch_binfmt_install_list(const struct xarch_arch *const *arches, size_t n, bool explicit,
+			      const struct xarch_binfmt_install_opts *o,
+			      struct xarch_binfmt_result **ret, struct xarch_error *err)
+{
+	struct xarch_binfmt_result *res = calloc(n ? n : 1, sizeof(*res));
+	if (!res)
+		return xarch_err(err, ENOMEM, "out of memory");
+	for (size_t i = 0; i < n; i++) {
+		struct xarch_error e = { 0 };
+		int rc = xarch_binfmt_install_arch(arches[i], o, &res[i], &e);
+		if (rc == 0 && explicit && res[i].outcome == XARCH_BINFMT_SKIP_NO_QEMU)
+			rc = -ENOENT;
+		if (rc < 0) {
+			res[i].outcome = XARCH_BINFMT_FAILED;
+			snprintf(res[i].error, sizeof(res[i].error), "%s",
+				 e.msg[0] ? e.msg : strerror(-rc));
+		}
+	}
+	*ret = res;
+	return 0;
 }

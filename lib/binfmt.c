@@ -88,12 +88,10 @@ int xarch_binfmt_parse_line(const char *line, struct xarch_binfmt_rule *ret,
 		f[6] = "";
 		fl[6] = 0;
 	}
-	if (fl[0] == 0 || fl[0] >= sizeof(r.name) || memchr(f[0], '/', fl[0]) ||
-	    (fl[0] == 1 && f[0][0] == '.') || (fl[0] == 2 && !memcmp(f[0], "..", 2)) ||
-	    (fl[0] == 8 && !memcmp(f[0], "register", 8)) ||
-	    (fl[0] == 6 && !memcmp(f[0], "status", 6)))
+	if (fl[0] < sizeof(r.name))
+		memcpy(r.name, f[0], fl[0]);
+	if (fl[0] >= sizeof(r.name) || !xarch_binfmt_name_ok(r.name))
 		return xarch_err(err, EINVAL, "bad binfmt rule name '%.*s'", (int)fl[0], f[0]);
-	memcpy(r.name, f[0], fl[0]);
 	if (fl[1] != 1 || (f[1][0] != 'M' && f[1][0] != 'E'))
 		return xarch_err(err, EINVAL, "binfmt rule '%s': type must be M or E", r.name);
 	r.type = f[1][0];

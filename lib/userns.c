@@ -20,6 +20,7 @@
 
 #include "internal.h"
 #include "xarch/binfmt.h"
+#include "xarch/exec.h"
 #include "xarch/probe.h"
 #include "xarch/userns.h"
 
@@ -164,39 +165,6 @@ static int rm_tree_links(const char *dir)
 	return rmdir(dir) < 0 ? -errno : 0;
 }
 
-/* Arches to register: the named ones, or every one with a qemu. */
-static int pick_arches(const struct xarch_userns_opts *o, const struct xarch_arch ***ret,
-		       size_t *ret_n, struct xarch_error *err)
-{
-	size_t n;
-	const struct xarch_arch *t = xarch_arch_table(&n);
-	_cleanup_free_ const struct xarch_arch **list = calloc(n + 64, sizeof(*list));
-	size_t k = 0;
-	if (!list)
-		return xarch_err(err, ENOMEM, "out of memory");
-	if (o->arches && o->arches[0]) {
-		for (const char *const *p = o->arches; *p && k < n + 64; p++) {
-			const struct xarch_arch *a = xarch_arch_lookup(*p);
-			if (!a)
-				return xarch_err(
-				    err, EINVAL,
-				    "unknown architecture '%s'; 'xarch arch' lists the "
-				    "known names",
-				    *p);
-			list[k++] = a;
-		}
-	} else {
-		for (size_t i = 0; i < n; i++) {
-			char q[4096];
-			if (xarch_binfmt_find_qemu(&t[i], o->qemu_dir, q, sizeof(q), NULL) == 0)
-				list[k++] = &t[i];
-		}
-	}
-	*ret = TAKE_PTR(list);
-	*ret_n = k;
-	return 0;
-}
-
 static bool rule_is_ours(const struct xarch_binfmt_rule *r, const struct xarch_arch **list,
 			 size_t n)
 {
@@ -221,7 +189,7 @@ int xarch_userns_enter_report(const struct xarch_userns_opts *o, struct xarch_us
 	struct xarch_binfmt_table host = {0};
 	_cleanup_free_ const struct xarch_arch **list = NULL;
 	size_t n = 0;
-	int rc = pick_arches(o, &list, &n, err);
+	int rc = xarch_binfmt_pick_arches(o->arches, o->qemu_dir, &list, &n, err);
 	if (rc < 0)
 		return rc;
 	if (o->copy_host && (rc = xarch_binfmt_table_read(NULL, &host, err)) < 0)
@@ -255,8 +223,7 @@ int xarch_userns_enter_report(const struct xarch_userns_opts *o, struct xarch_us
 	}
 
 	rep.copied = calloc(host.n + 1, sizeof(*rep.copied));
-	rep.results = calloc(n + 1, sizeof(*rep.results));
-	if (!rep.copied || !rep.results) {
+	if (!rep.copied) {
 		rc = xarch_err(err, ENOMEM, "out of memory");
 		goto out;
 	}
@@ -271,28 +238,19 @@ int xarch_userns_enter_report(const struct xarch_userns_opts *o, struct xarch_us
 	}
 
 	struct xarch_binfmt_install_opts io = {
-	    .qemu_dir = o->qemu_dir,
-	    .flags = o->flags,
-	    .link_dir = link_dir,
-	    .force = o->force,
-	    .allow_dynamic = o->allow_dynamic,
-	    .verify = o->verify,
+		.qemu_dir = o->qemu_dir,
+		.flags = o->flags,
+		.link_dir = link_dir,
+		.credential = o->credential,
+		.credential_only = o->credential_only,
+		.force = o->force,
+		.allow_dynamic = o->allow_dynamic,
+		.verify = o->verify,
 	};
-	bool explicit = o->arches && o->arches[0];
-	for (size_t i = 0; i < n; i++) {
-		struct xarch_error e2 = {0};
-		io.credential =
-		    o->credential &&
-		    (!o->credential_only || xarch_binfmt_list_has(o->credential_only, list[i]));
-		struct xarch_binfmt_result *res = &rep.results[rep.n++];
-		rc = xarch_binfmt_install_arch(list[i], &io, res, &e2);
-		if (rc < 0 || (explicit && res->outcome == XARCH_BINFMT_SKIP_NO_QEMU)) {
-			if (err)
-				*err = e2;
-			rc = rc < 0 ? rc : -ENOENT;
-			goto out;
-		}
-	}
+	rc = xarch_binfmt_install_list(list, n, o->arches && o->arches[0], &io, &rep.results, err);
+	if (rc < 0)
+		goto out;
+	rep.n = n;
 	rc = 0;
 out:
 	if (throwaway)

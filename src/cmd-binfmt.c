@@ -2,17 +2,17 @@
 /* xarch binfmt install|remove|status: qemu-user in binfmt_misc. */
 #include <errno.h>
 #include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "xarch.h"
 #include "xarch/arch.h"
 #include "xarch/binfmt.h"
+#include "xarch/exec.h"
 #include "xarch/probe.h"
+#include "xarch/spawn.h"
 #include "xarch/userns.h"
 
 static void help(void)
@@ -57,122 +57,6 @@ static void help_remove(void)
 	     "Remove xarch-<ARCH> entries (--all: every xarch-* entry).  Entries of other\n"
 	     "names are removed only with --force.  --persist also deletes the\n"
 	     "/etc/binfmt.d/xarch-*.conf files.");
-}
-
-static void help_status(void)
-{
-	puts("usage: xarch binfmt status [--json]\n\n"
-	     "List every binfmt_misc entry (xarch's and others'), the arches each one runs,\n"
-	     "which entry runs each arch, and problems (missing or dynamic interpreter, no F\n"
-	     "flag, -binfmt-P names without P).");
-}
-
-/* ---------------------------------------------------------------- status */
-
-static int cmd_status(int argc, char **argv)
-{
-	static const struct option opts[] = {
-	    {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {0}};
-	bool json = false;
-	int c;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		if (c == 'j')
-			json = true;
-		else if (c == 'h')
-			return help_status(), 0;
-		else
-			return usage_error("binfmt status", "bad option");
-	}
-	struct xarch_binfmt_table t;
-	struct xarch_error err = {0};
-	if (xarch_binfmt_table_read(NULL, &t, &err) < 0)
-		return die_err(&err, -err.code);
-	size_t na;
-	const struct xarch_arch *arches = xarch_arch_table(&na);
-	const struct xarch_arch *host = xarch_arch_host();
-	struct json_object *root = json_object_new_object(), *ents = json_object_new_array();
-	struct json_object *run = json_object_new_array();
-	json_object_object_add(root, "dir", json_object_new_string(XARCH_BINFMT_DIR));
-	json_object_object_add(root, "mounted", json_object_new_boolean(t.mounted));
-	json_object_object_add(root, "enabled", json_object_new_boolean(t.enabled));
-	if (!json) {
-		if (!t.mounted)
-			printf(
-			    "binfmt_misc is not mounted on %s ('xarch binfmt install' mounts it)\n",
-			    XARCH_BINFMT_DIR);
-		else
-			printf("binfmt_misc on %s: %s, %zu entries\n", XARCH_BINFMT_DIR,
-			       t.enabled ? "enabled" : "DISABLED", t.n);
-		if (t.n)
-			printf("%-22s %-8s %-5s %-20s %s\n", "NAME", "STATE", "FLAGS", "ARCHES",
-			       "INTERPRETER");
-	}
-	for (size_t i = 0; i < t.n; i++) {
-		const struct xarch_binfmt_rule *r = &t.rules[i];
-		const struct xarch_arch *runs[8];
-		size_t m = xarch_binfmt_rule_arches(r, runs, 8);
-		char list[256] = "", probs[2048];
-		for (size_t j = 0; j < m && j < 8; j++)
-			snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s",
-				 j ? "," : "", runs[j]->name);
-		int np = xarch_binfmt_problems(r, probs, sizeof(probs));
-		struct json_object *o = json_object_new_object(), *ja = json_object_new_array();
-		struct json_object *jp = json_object_new_array();
-		json_object_object_add(o, "name", json_object_new_string(r->name));
-		json_object_object_add(
-		    o, "xarch",
-		    json_object_new_boolean(
-			strncmp(r->name, XARCH_BINFMT_PREFIX, strlen(XARCH_BINFMT_PREFIX)) == 0));
-		json_object_object_add(o, "enabled", json_object_new_boolean(r->enabled));
-		json_object_object_add(o, "interpreter", json_object_new_string(r->interpreter));
-		json_object_object_add(o, "flags", json_object_new_string(r->flags));
-		for (size_t j = 0; j < m && j < 8; j++)
-			json_object_array_add(ja, json_object_new_string(runs[j]->name));
-		json_object_object_add(o, "arches", ja);
-		if (!json)
-			printf("%-22s %-8s %-5s %-20s %s\n", r->name,
-			       r->enabled ? "enabled" : "disabled", r->flags[0] ? r->flags : "-",
-			       m ? list : "-", r->interpreter);
-		for (char *p = probs, *nl; np && p && *p; p = nl ? nl + 1 : NULL) {
-			nl = strchr(p, '\n');
-			if (nl)
-				*nl = '\0';
-			json_object_array_add(jp, json_object_new_string(p));
-			if (!json)
-				printf("    problem: %s\n", p);
-		}
-		json_object_object_add(o, "problems", jp);
-		json_object_array_add(ents, o);
-	}
-	if (!json)
-		printf("%srunnable:", t.n ? "\n" : "");
-	for (size_t i = 0; i < na; i++) {
-		const struct xarch_arch *a = &arches[i];
-		const struct xarch_binfmt_rule *r = xarch_binfmt_table_runner(&t, a);
-		/* the host's own family is tried: x86_64 kernels usually run i386 */
-		bool native =
-		    a == host || (host && !strcmp(a->family, host->family) &&
-				  xarch_probe_available(a) && xarch_arch_runs_natively(a) == 1);
-		if (!native && !r)
-			continue;
-		struct json_object *o = json_object_new_object();
-		json_object_object_add(o, "arch", json_object_new_string(a->name));
-		json_object_object_add(o, "native", json_object_new_boolean(native));
-		json_object_object_add(o, "entry", json_str(native ? NULL : r->name));
-		json_object_array_add(run, o);
-		if (!json)
-			printf(" %s (%s)", a->name, native ? "native" : r->name);
-	}
-	if (!json)
-		putchar('\n');
-	json_object_object_add(root, "entries", ents);
-	json_object_object_add(root, "runnable", run);
-	if (json)
-		json_print(root);
-	else
-		json_object_put(root);
-	xarch_binfmt_table_release(&t);
-	return 0;
 }
 
 /* ---------------------------------------------------------------- remove */
@@ -268,29 +152,18 @@ static int cmd_remove(int argc, char **argv)
 
 /* --------------------------------------------------------------- install */
 
+/* CMD (default $SHELL) inside the private namespace; its status is ours. */
 static int run_cmd(char **cmd)
 {
 	const char *shell = getenv("SHELL");
-	char *dflt[] = {(char *)(shell && *shell ? shell : "/bin/sh"), NULL};
-	if (!cmd || !cmd[0])
-		cmd = dflt;
-	fflush(NULL);
-	pid_t pid = fork();
-	if (pid < 0)
-		return die("cannot fork: %s", strerror(errno));
-	if (pid == 0) {
-		execvp(cmd[0], cmd);
-		fprintf(stderr, "xarch: cannot run '%s': %s\n", cmd[0], strerror(errno));
-		_exit(errno == ENOENT ? 127 : 126);
-	}
-	/* the terminal's signals reach the child; we only wait for it */
-	signal(SIGINT, SIG_IGN);
-	signal(SIGQUIT, SIG_IGN);
+	const char *dflt[] = { shell && *shell ? shell : "/bin/sh", NULL };
+	const char *const *argv = cmd && cmd[0] ? (const char *const *)cmd : dflt;
+	struct xarch_error err = { 0 };
 	int st;
-	while (waitpid(pid, &st, 0) < 0)
-		if (errno != EINTR)
-			return die("waitpid: %s", strerror(errno));
-	return WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st);
+	int r = xarch_spawn_wait(argv, NULL, &st, &err);
+	if (r < 0) /* the shell's convention: 127 not found, 126 not runnable */
+		return die_err(&err, r), r == -ENOENT ? 127 : 126;
+	return xarch_exit_code(st);
 }
 
 static void report(const struct xarch_binfmt_result *res, bool quiet)
@@ -302,6 +175,9 @@ static void report(const struct xarch_binfmt_result *res, bool quiet)
 		if (!quiet)
 			printf("%-12s %s\n", res->arch->name,
 			       xarch_binfmt_outcome_str(res->outcome));
+		return;
+	case XARCH_BINFMT_FAILED:
+		fprintf(stderr, "xarch: %s\n", res->error);
 		return;
 	case XARCH_BINFMT_SKIP_CONFLICT:
 		warn("not registering '%s': entry '%s' already runs %s binaries; fix: 'xarch "
@@ -331,34 +207,47 @@ static void report(const struct xarch_binfmt_result *res, bool quiet)
 
 struct install_opts {
 	struct xarch_binfmt_install_opts io;
-	bool cred_all, persist, reset, userns, entrypoint;
-	const char *cred_list, *root;
+	bool persist, reset, userns, entrypoint;
+	const char *root;
 };
+
+/* Report every result; 1 when something the user asked for failed. */
+static int report_all(const struct xarch_binfmt_result *res, size_t n, bool explicit)
+{
+	int status = 0;
+	for (size_t i = 0; i < n; i++) {
+		enum xarch_binfmt_outcome oc = res[i].outcome;
+		report(&res[i], !explicit);
+		if (oc == XARCH_BINFMT_FAILED || oc == XARCH_BINFMT_NOT_RUNNING ||
+		    oc == XARCH_BINFMT_P_BROKEN || (explicit && oc == XARCH_BINFMT_SKIP_CONFLICT))
+			status = 1;
+	}
+	return status;
+}
 
 static int install_userns(const struct install_opts *io, char **arches, char **cmd)
 {
 	struct xarch_userns_opts uo = {
-	    .arches = (const char *const *)arches,
-	    .qemu_dir = io->io.qemu_dir,
-	    .flags = io->io.flags,
-	    .credential = io->cred_all || io->cred_list,
-	    .credential_only = io->cred_list,
-	    .copy_host = true,
-	    .force = io->io.force,
-	    .allow_dynamic = io->io.allow_dynamic,
-	    .verify = io->io.verify,
+		.arches = (const char *const *)arches,
+		.qemu_dir = io->io.qemu_dir,
+		.flags = io->io.flags,
+		.credential = io->io.credential,
+		.credential_only = io->io.credential_only,
+		.copy_host = true,
+		.force = io->io.force,
+		.allow_dynamic = io->io.allow_dynamic,
+		.verify = io->io.verify,
 	};
 	struct xarch_userns_report rep;
-	struct xarch_error err = {0};
+	struct xarch_error err = { 0 };
 	if (xarch_userns_enter_report(&uo, &rep, &err) < 0)
 		return die_err(&err, -err.code);
-	for (size_t i = 0; i < rep.n; i++)
-		report(&rep.results[i], !(arches && arches[0]));
+	int status = report_all(rep.results, rep.n, arches && arches[0]);
 	if (rep.n_copied)
 		fprintf(stderr, "xarch: copied %zu host entries into the private table\n",
 			rep.n_copied);
 	xarch_userns_report_release(&rep);
-	return run_cmd(cmd);
+	return status ? status : run_cmd(cmd);
 }
 
 static int install(const struct install_opts *io, char **arches)
@@ -377,48 +266,29 @@ static int install(const struct install_opts *io, char **arches)
 		     "(systemd's proc-sys-fs-binfmt_misc.automount does)");
 	if (io->reset && remove_all_xarch(!io->entrypoint))
 		return 1;
-	size_t n;
-	const struct xarch_arch *t = xarch_arch_table(&n);
 	bool explicit = arches && arches[0];
-	size_t count = explicit ? 0 : n;
-	if (explicit)
-		while (arches[count])
-			count++;
-	int status = 0, ok = 0, native = 0;
-	for (size_t i = 0; i < count; i++) {
-		const struct xarch_arch *a = explicit ? xarch_arch_lookup(arches[i]) : &t[i];
-		if (!a) {
-			status =
-			    die("unknown architecture '%s'; 'xarch arch' lists the known names",
-				arches[i]);
-			continue;
-		}
-		struct xarch_binfmt_install_opts o = io->io;
-		char q[4096];
-		if (!explicit && xarch_binfmt_find_qemu(a, o.qemu_dir, q, sizeof(q), NULL) < 0)
-			continue;
-		o.credential = io->cred_all || xarch_binfmt_list_has(io->cred_list, a);
-		if (io->persist)
-			o.link_dir = XARCH_BINFMT_PERSIST_LINK_DIR;
-		struct xarch_binfmt_result res;
-		memset(&err, 0, sizeof(err));
-		rc = xarch_binfmt_install_arch(a, &o, &res, &err);
-		if (rc < 0 || (explicit && res.outcome == XARCH_BINFMT_SKIP_NO_QEMU)) {
-			status = die_err(&err, rc);
-			continue;
-		}
-		native += res.outcome == XARCH_BINFMT_SKIP_NATIVE;
-		report(&res, !explicit);
-		if (res.outcome == XARCH_BINFMT_SKIP_CONFLICT)
-			status = explicit ? 1 : status;
-		if (res.outcome >= XARCH_BINFMT_SKIP_NATIVE)
+	const struct xarch_arch **list = NULL;
+	struct xarch_binfmt_result *res = NULL;
+	size_t n;
+	struct xarch_binfmt_install_opts o = io->io;
+	if (io->persist)
+		o.link_dir = XARCH_BINFMT_PERSIST_LINK_DIR;
+	if (xarch_binfmt_pick_arches((const char *const *)arches, o.qemu_dir, &list, &n, &err) < 0 ||
+	    xarch_binfmt_install_list(list, n, explicit, &o, &res, &err) < 0) {
+		free(list);
+		return die_err(&err, -err.code);
+	}
+	int status = report_all(res, n, explicit), ok = 0, native = 0;
+	for (size_t i = 0; i < n; i++) {
+		native += res[i].outcome == XARCH_BINFMT_SKIP_NATIVE;
+		if (res[i].outcome >= XARCH_BINFMT_SKIP_NATIVE)
 			continue;
 		ok++;
-		if (res.outcome == XARCH_BINFMT_NOT_RUNNING || res.outcome == XARCH_BINFMT_P_BROKEN)
-			status = 1;
-		if (io->persist && xarch_binfmt_persist_write(io->root, &res.rule, &err) < 0)
+		if (io->persist && xarch_binfmt_persist_write(io->root, &res[i].rule, &err) < 0)
 			status = die_err(&err, -err.code);
 	}
+	free(res);
+	free(list);
 	if (!explicit)
 		printf("%d architectures registered, %d run natively\n", ok, native);
 	if (!explicit && ok == 0 && !io->entrypoint)
@@ -463,10 +333,8 @@ static int cmd_install(int argc, char **argv)
 			io.io.flags = optarg;
 			break;
 		case 'C':
-			if (optarg)
-				io.cred_list = optarg;
-			else
-				io.cred_all = true;
+			io.io.credential = true;
+			io.io.credential_only = optarg;
 			break;
 		case 'f':
 			io.io.force = true;
@@ -530,7 +398,7 @@ int cmd_binfmt(int argc, char **argv)
 	if (!strcmp(sub, "remove") || !strcmp(sub, "uninstall"))
 		return cmd_remove(argc - 1, argv + 1);
 	if (!strcmp(sub, "status") || !strcmp(sub, "list"))
-		return cmd_status(argc - 1, argv + 1);
+		return cmd_binfmt_status(argc - 1, argv + 1);
 	if (!strcmp(sub, "--help") || !strcmp(sub, "-h") || !strcmp(sub, "help"))
 		return help(), 0;
 	return usage_error("binfmt", "unknown binfmt command '%s' (install, remove, status)", sub);

@@ -113,10 +113,6 @@ int xarch_binfmt_register(const char *dir, const struct xarch_binfmt_rule *r,
  * `status`).  -ENOENT when there is no such entry. */
 int xarch_binfmt_unregister(const char *dir, const char *name, struct xarch_error *err);
 
-/* Find qemu-<arch>-static (then qemu-<arch>) in `qemu_dir` or PATH. */
-int xarch_binfmt_find_qemu(const struct xarch_arch *a, const char *qemu_dir, char *buf,
-			   size_t len, struct xarch_error *err);
-
 /* The path to register for `qemu` so that QEMU sees an argv[0] ending in
  * "-binfmt-P" (how Debian's QEMU learns about the P flag): the distro's
  * /usr/libexec/qemu-binfmt/<arch>-binfmt-P when it resolves to `qemu`,
@@ -129,7 +125,8 @@ struct xarch_binfmt_install_opts {
 	const char *qemu_dir;	/* NULL: PATH */
 	const char *flags;	/* NULL: "POF" */
 	const char *link_dir;	/* for -binfmt-P symlinks, NULL: chosen by uid */
-	bool credential;	/* add C (and O) */
+	bool credential;	/* add C (and O) to every arch ... */
+	const char *credential_only; /* ... or, when set, only to these (comma-separated) */
 	bool force;		/* register despite conflicts / native arch */
 	bool allow_dynamic;	/* accept a dynamic qemu with F */
 	bool verify;		/* run the probe after registering */
@@ -155,6 +152,7 @@ struct xarch_binfmt_result {
 	bool static_unknown;	/* could not tell whether qemu is static */
 	char conflict[64];	/* an enabled entry overlapping ours */
 	int probe_status;	/* the probe's exit status, or -errno */
+	char error[512];	/* why, for XARCH_BINFMT_FAILED */
 };
 
 /* Register qemu for one arch under xarch-<arch>.  Fills `ret` whatever the
@@ -162,6 +160,19 @@ struct xarch_binfmt_result {
  * err) for XARCH_BINFMT_FAILED. */
 int xarch_binfmt_install_arch(const struct xarch_arch *a, const struct xarch_binfmt_install_opts *o,
 			      struct xarch_binfmt_result *ret, struct xarch_error *err);
+
+/* The arches an install covers: the named ones (any alias; an unknown name
+ * is an error before anything is registered), or, with no names, every row
+ * whose qemu is found.  The array is malloc'ed. */
+int xarch_binfmt_pick_arches(const char *const *names, const char *qemu_dir,
+			     const struct xarch_arch ***ret, size_t *ret_n, struct xarch_error *err);
+
+/* xarch_binfmt_install_arch() for each of `arches`; (*ret)[i] is the
+ * result for arches[i] (failures recorded in it, not returned).  With
+ * `explicit`, a missing qemu is a failure rather than a skip. */
+int xarch_binfmt_install_list(const struct xarch_arch *const *arches, size_t n, bool explicit,
+			      const struct xarch_binfmt_install_opts *o,
+			      struct xarch_binfmt_result **ret, struct xarch_error *err);
 
 /* Does the comma-separated list of arch names (any alias) name `a`? */
 bool xarch_binfmt_list_has(const char *csv, const struct xarch_arch *a);

@@ -122,7 +122,7 @@ check "entry gone" test ! -e "$B/xarch-riscv64"
 check_rc "unknown flag is refused" 2 "$XARCH" binfmt install --flags PZ riscv64
 last_has "... saying why" "bad --flags 'PZ'"
 check_rc "missing qemu" 1 "$XARCH" binfmt install --qemu-dir "$TMP/none" riscv64
-last_has "... with a fix" "fix: apt install qemu-user-static"
+last_has "... with a fix" "install qemu-user-static (apt-get install qemu-user-static)"
 check_rc "non-xarch entries need --force" 1 "$XARCH" binfmt remove qemu-riscv64
 check_rc "unknown arch" 1 "$XARCH" binfmt install vax
 mkdir -p "$TMP/dyn" && cp /bin/true "$TMP/dyn/qemu-riscv64-static"
