@@ -18,8 +18,10 @@ trap 'rm -rf "$log"' EXIT
 run() { # name cmd...
 	local name=$1; shift
 	local out="$log/out"
-	"$@" >"$out" 2>&1
+	# a hung test fails instead of hanging CI
+	timeout --kill-after=10 "${TEST_TIMEOUT:-900}" "$@" >"$out" 2>&1 </dev/null
 	local rc=$?
+	[ "$rc" -eq 124 ] && echo "not ok - $name timed out after ${TEST_TIMEOUT:-900}s" >>"$out"
 	local p f s
 	p=$(grep -c '^ok ' "$out")
 	f=$(grep -c '^not ok ' "$out")
