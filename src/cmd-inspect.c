@@ -9,6 +9,7 @@
 #include "xarch.h"
 #include "xarch/arch.h"
 #include "xarch/binfmt.h"
+#include "xarch/probe.h"
 #include "xarch/elf.h"
 
 static void help(void)
@@ -81,8 +82,13 @@ static void decide(const char *path, const struct xarch_elf_info *info, struct v
 		v->rule = match;
 		return;
 	}
-	if (host && a->family && host->family && strcmp(a->family, host->family) == 0) {
-		/* e.g. i386 on x86_64, arm on aarch64: the CPU may run it */
+	/* e.g. i386 on x86_64, arm on aarch64: decided by running a probe */
+	int native = xarch_arch_runs_natively(a);
+	if (native == 1) {
+		v->runs = "native";
+		return;
+	}
+	if (native < 0 && host && strcmp(a->family, host->family) == 0) {
 		v->runs = "native";
 		snprintf(v->fix, sizeof(v->fix),
 			 "%s is in the host's CPU family: it runs natively if the CPU and kernel "
