@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* xarch arch [--json] [NAME...]: the architecture table. */
-#include <getopt.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <string.h>
 
 #include "xarch.h"
@@ -80,29 +80,14 @@ static void arch_print(const struct xarch_arch *a, bool verbose)
 
 int cmd_arch(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
-	bool json = false;
-	int c;
-	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'j':
-			json = true;
-			break;
-		case 'h':
-			help();
-			return 0;
-		default:
-			return usage_error("arch", "bad option");
-		}
-	}
+	bool json;
+	int rc = parse_query_opts(argc, argv, "arch", help, &json);
+	if (rc >= 0)
+		return rc;
 	size_t n;
 	const struct xarch_arch *table = xarch_arch_table(&n);
 	struct json_object *arr = json ? json_object_new_array() : NULL;
-	int rc = 0;
+	rc = 0;
 	if (optind == argc) {
 		if (!json)
 			printf("%-12s %-12s %-10s %-10s %-20s %s\n", "NAME", "UNAME", "DEBIAN", "RPM",

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* xarch binfmt status|list: every entry, who runs which arch, problems. */
-#include <getopt.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <string.h>
 
 #include "xarch.h"
@@ -21,18 +21,10 @@ static void help_status(void)
 
 int cmd_binfmt_status(int argc, char **argv)
 {
-	static const struct option opts[] = {
-	    {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {0}};
-	bool json = false;
-	int c;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		if (c == 'j')
-			json = true;
-		else if (c == 'h')
-			return help_status(), 0;
-		else
-			return usage_error("binfmt status", "bad option");
-	}
+	bool json;
+	int rc = parse_query_opts(argc, argv, "binfmt status", help_status, &json);
+	if (rc >= 0)
+		return rc;
 	struct xarch_binfmt_table t;
 	struct xarch_error err = {0};
 	if (xarch_binfmt_table_read(NULL, &t, &err) < 0)

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* xarch doctor [--json]: check this host, print the fix for each problem. */
-#include <getopt.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,28 +23,10 @@ static void help(void)
 
 int cmd_doctor(int argc, char **argv)
 {
-	/* clang-format off */
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
-	/* clang-format on */
-	bool json = false;
-	int c;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'j':
-			json = true;
-			break;
-		case 'h':
-			help();
-			return 0;
-		default:
-			return usage_error("doctor", "bad option");
-		}
-	}
+	bool json;
+	int rc = parse_query_opts(argc, argv, "doctor", help, &json);
+	if (rc >= 0)
+		return rc;
 	if (optind < argc)
 		return usage_error("doctor", "unexpected argument '%s'", argv[optind]);
 

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -64,4 +65,30 @@ struct json_object *json_str(const char *s)
 bool is_tty(int fd)
 {
 	return isatty(fd) == 1;
+}
+
+int parse_query_opts(int argc, char **argv, const char *cmd, void (*help)(void), bool *json)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	int c;
+	*json = false;
+	opterr = 0;
+	optind = 0; /* full re-initialisation: commands may parse twice */
+	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			*json = true;
+			break;
+		case 'h':
+			help();
+			return 0;
+		default:
+			return usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	return -1;
 }

@@ -30,6 +30,10 @@ int die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Options of a query that takes only --json and --help.  Returns -1 to go
+ * on (optind then points at the first operand), else the exit code. */
+int parse_query_opts(int argc, char **argv, const char *cmd, void (*help)(void), bool *json);
+
 /* Print a json object pretty to stdout, then drop it. */
 void json_print(struct json_object *o);
 /* json string or null */
