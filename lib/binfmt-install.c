@@ -329,11 +329,6 @@ int xarch_binfmt_install_arch(const struct xarch_arch *a, const struct xarch_bin
 	return 0;
 }
 
-static bool ends_with(const char *s, const char *suffix)
-{
-	size_t n = strlen(s), m = strlen(suffix);
-	return n >= m && strcmp(s + n - m, suffix) == 0;
-}
 
 int xarch_binfmt_problems(const struct xarch_binfmt_rule *r, char *buf, size_t len)
 {
@@ -360,10 +355,10 @@ int xarch_binfmt_problems(const struct xarch_binfmt_rule *r, char *buf, size_t l
 		    n ? "\n" : "");
 	if (emulator && present && xa_is_static_elf(r->interpreter) == 0)
 		ADD("%sinterpreter is dynamically linked: fails inside chroots", n ? "\n" : "");
-	if (ends_with(r->interpreter, "-binfmt-P") && !strchr(r->flags, 'P'))
+	if (xa_ends_with(r->interpreter, "-binfmt-P") && !strchr(r->flags, 'P'))
 		ADD("%sinterpreter named *-binfmt-P without the P flag: QEMU drops argv[0]",
 		    n ? "\n" : "");
-	if (strchr(r->flags, 'P') && !ends_with(r->interpreter, "-binfmt-P") &&
+	if (strchr(r->flags, 'P') && !xa_ends_with(r->interpreter, "-binfmt-P") &&
 	    strncmp(strrchr(r->interpreter, '/') ? strrchr(r->interpreter, '/') + 1
 						 : r->interpreter,
 		    "qemu", 4) == 0)

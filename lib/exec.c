@@ -29,11 +29,6 @@ static bool is_file(const char *path)
 	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-static bool ends_with(const char *s, const char *suffix)
-{
-	size_t n = strlen(s), m = strlen(suffix);
-	return n >= m && strcmp(s + n - m, suffix) == 0;
-}
 
 static const char *base_name(const char *path)
 {
@@ -92,7 +87,7 @@ static size_t sysroot_candidates(const struct xarch_arch *a, char (*out)[PATH_MA
 		n++;
 	/* soft-float arm: arm-linux-gnueabi next to arm-linux-gnueabihf */
 	int stem = a->triplet ? (int)strlen(a->triplet) - 2 : 0;
-	if (a->triplet && ends_with(a->triplet, "-gnueabihf") && n < max &&
+	if (a->triplet && xa_ends_with(a->triplet, "-gnueabihf") && n < max &&
 	    xa_snprintf(out[n], PATH_MAX, "/usr/%.*s", stem, a->triplet) == 0)
 		n++;
 	if (n < max && xa_snprintf(out[n], PATH_MAX, "/usr/gnemul/qemu-%s", a->name) == 0)

@@ -80,6 +80,14 @@ int xa_snprintf(char *buf, size_t len, const char *fmt, ...) __attribute__((form
 /* strlcpy-like, returns -ENAMETOOLONG on truncation. */
 int xa_strcpy(char *dst, size_t len, const char *src);
 
+#include <string.h>
+
+static inline bool xa_ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+	return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
 /* Is the file a statically linked ELF (no PT_INTERP)?  1 yes, 0 no, <0 error. */
 int xa_is_static_elf(const char *path);
 
