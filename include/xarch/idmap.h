@@ -32,6 +32,14 @@ struct xarch_idmaps {
 };
 int xarch_idmaps_rootless(uid_t uid, gid_t gid, struct xarch_idmaps *ret, struct xarch_error *err);
 
+/* The same with other files (NULL: /etc/subuid, /etc/subgid) and PATH
+ * (NULL: $PATH) for finding newuidmap/newgidmap.  Without both ranges and
+ * both tools the maps are the single ids and `full` is false.  Subordinate
+ * ranges that overlap an earlier range on the outside are skipped. */
+int xarch_idmaps_rootless_files(uid_t uid, gid_t gid, const char *subuid, const char *subgid,
+				const char *path_env, struct xarch_idmaps *ret,
+				struct xarch_error *err);
+
 /* Identity maps for root (0..2^32-2 onto itself). */
 void xarch_idmaps_identity(struct xarch_idmaps *ret);
 
@@ -39,5 +47,9 @@ void xarch_idmaps_identity(struct xarch_idmaps *ret);
  * through newuidmap/newgidmap when there is more than the caller's own id,
  * else directly (with setgroups=deny). */
 int xarch_idmaps_apply(pid_t pid, const struct xarch_idmaps *m, struct xarch_error *err);
+
+/* Always through newuidmap then newgidmap (PATH-searched); a failure names
+ * the tool, its message and the fix. */
+int xarch_idmaps_apply_helpers(pid_t pid, const struct xarch_idmaps *m, struct xarch_error *err);
 
 #endif

@@ -27,6 +27,11 @@ int xarch_root_open_dir(const char *rootfs, struct xarch_error *err);
 int xarch_root_open(int rootfd, const char *path, int flags, mode_t mode,
 		    struct xarch_error *err);
 
+/* xarch_root_open() always by the component walk (what it falls back to
+ * without openat2; XARCH_NO_OPENAT2=1 in the environment forces it too). */
+int xarch_root_open_walk(int rootfd, const char *path, int flags, mode_t mode,
+			 struct xarch_error *err);
+
 /* mkdir -p inside the root; returns an O_PATH fd of the final directory.
  * A non-directory in the way is an error (-ENOTDIR). */
 int xarch_root_mkdir_p(int rootfd, const char *path, mode_t mode, struct xarch_error *err);
