@@ -24,109 +24,14 @@
 
 #include "internal.h"
 #include "xarch/elf.h"
+#include "xarch/rootfs.h"
 
-#ifndef SYS_openat2
-#define SYS_openat2 437
-#endif
-#define XA_RESOLVE_NO_MAGICLINKS 0x02
-#define XA_RESOLVE_IN_ROOT	 0x10
 
-/* struct open_how, spelled out for headers that predate it */
-struct xa_open_how {
-	uint64_t flags;
-	uint64_t mode;
-	uint64_t resolve;
-};
 
 #define MAX_SYMLINKS   40
 #define MAX_DEPS       4096
 #define MAX_CONF_DEPTH 8
 #define MAX_CONF_SIZE  (1u << 20)
-
-int xarch_open_in_root_walk(int rootfd, const char *path, int flags)
-{
-	/* `done` is the resolved in-root path so far (no leading slash, no
-	 * symlinks), `todo` what is left to walk. */
-	char done[PATH_MAX] = "", todo[PATH_MAX], tmp[PATH_MAX], cand[PATH_MAX];
-	int links = 0;
-	if (xa_strcpy(todo, sizeof(todo), path) < 0)
-		return -ENAMETOOLONG;
-	char *p = todo;
-	for (;;) {
-		while (*p == '/')
-			p++;
-		if (!*p)
-			break;
-		char *comp = p;
-		p += strcspn(p, "/");
-		if (*p)
-			*p++ = '\0';
-		if (strcmp(comp, ".") == 0)
-			continue;
-		if (strcmp(comp, "..") == 0) {
-			/* never above the root */
-			char *slash = strrchr(done, '/');
-			if (slash)
-				*slash = '\0';
-			else
-				done[0] = '\0';
-			continue;
-		}
-		if (xa_snprintf(cand, sizeof(cand), "%s%s%s", done, done[0] ? "/" : "", comp) < 0)
-			return -ENAMETOOLONG;
-		struct stat st;
-		if (fstatat(rootfd, cand, &st, AT_SYMLINK_NOFOLLOW) < 0)
-			return -errno;
-		while (*p == '/')
-			p++;
-		bool last = *p == '\0';
-		if (S_ISLNK(st.st_mode)) {
-			char target[PATH_MAX];
-			if (++links > MAX_SYMLINKS)
-				return -ELOOP;
-			ssize_t n = readlinkat(rootfd, cand, target, sizeof(target) - 1);
-			if (n < 0)
-				return -errno;
-			target[n] = '\0';
-			if (xa_snprintf(tmp, sizeof(tmp), "%s/%s", target, p) < 0)
-				return -ENAMETOOLONG;
-			memcpy(todo, tmp, sizeof(todo));
-			p = todo;
-			if (target[0] == '/')
-				done[0] = '\0'; /* absolute: from the sysroot's / */
-			continue;
-		}
-		if (!last && !S_ISDIR(st.st_mode))
-			return -ENOTDIR;
-		memcpy(done, cand, sizeof(done));
-	}
-	int fd = openat(rootfd, done[0] ? done : ".", flags | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
-	return fd < 0 ? -errno : fd;
-}
-
-int xarch_open_in_root(int rootfd, const char *path, int flags)
-{
-	static int have_openat2 = -1; /* benign race: every thread learns the same */
-	/* XARCH_NO_OPENAT2=1 forces the walk (tests, odd seccomp filters) */
-	if (have_openat2 != 0 && !getenv("XARCH_NO_OPENAT2")) {
-		struct xa_open_how how = {
-		    .flags = (uint64_t)(flags | O_CLOEXEC | O_NOCTTY),
-		    .resolve = XA_RESOLVE_IN_ROOT | XA_RESOLVE_NO_MAGICLINKS,
-		};
-		long fd = syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
-		if (fd >= 0) {
-			have_openat2 = 1;
-			return (int)fd;
-		}
-		/* ENOSYS: kernel < 5.6; EPERM/E2BIG: a seccomp filter or an
-		 * older struct; the walk gives the real answer either way */
-		if (errno == ENOSYS)
-			have_openat2 = 0;
-		else if (errno != EPERM && errno != E2BIG)
-			return -errno;
-	}
-	return xarch_open_in_root_walk(rootfd, path, flags);
-}
 
 /* A growable list of owned strings. */
 struct strv {
@@ -261,7 +166,7 @@ static int conf_glob(struct ldctx *x, const char *pattern, int depth)
 	dir[dl] = '\0';
 	if (strpbrk(dir, "*?["))
 		return 0; /* wildcards in directories: not supported */
-	int fd = xarch_open_in_root(x->rootfd, dl ? dir : "/", O_RDONLY | O_DIRECTORY);
+	int fd = xarch_root_open(x->rootfd, dl ? dir : "/", O_RDONLY | O_DIRECTORY, 0, NULL);
 	if (fd < 0)
 		return 0;
 	_cleanup_closedir_ DIR *d = fdopendir(fd);
@@ -291,7 +196,7 @@ static int conf_file(struct ldctx *x, const char *path, int depth)
 {
 	if (depth > MAX_CONF_DEPTH)
 		return 0;
-	_cleanup_close_ int fd = xarch_open_in_root(x->rootfd, path, O_RDONLY);
+	_cleanup_close_ int fd = xarch_root_open(x->rootfd, path, O_RDONLY, 0, NULL);
 	if (fd < 0)
 		return 0;
 	_cleanup_free_ char *text = NULL;
@@ -383,7 +288,7 @@ static int system_dirs(struct ldctx *x)
  * main program?  1 and its parsed info, 0 if missing or the wrong ELF. */
 static int try_lib(struct ldctx *x, const char *path, struct xarch_elf_info *ret)
 {
-	_cleanup_close_ int fd = xarch_open_in_root(x->rootfd, path, O_RDONLY);
+	_cleanup_close_ int fd = xarch_root_open(x->rootfd, path, O_RDONLY, 0, NULL);
 	if (fd < 0)
 		return 0;
 	/* a cheap look at the identification first: most wrong files are

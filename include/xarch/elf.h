@@ -94,14 +94,4 @@ int xarch_elf_resolve_deps_origin(const struct xarch_elf_info *info, const char 
 				  const char *sysroot, struct xarch_deps *ret,
 				  struct xarch_error *err);
 
-/* Open `path` inside the directory `rootfd` as if it were "/": ".." and
- * absolute symlink targets stay inside it.  openat2(RESOLVE_IN_ROOT) when
- * the kernel has it, else xarch_open_in_root_walk().  Returns an fd or
- * -errno.  XARCH_NO_OPENAT2=1 in the environment forces the walk. */
-int xarch_open_in_root(int rootfd, const char *path, int flags);
-
-/* The fallback: a component-by-component walk with O_NOFOLLOW that
- * interprets each symlink itself, confined to `rootfd`. */
-int xarch_open_in_root_walk(int rootfd, const char *path, int flags);
-
 #endif
