@@ -74,6 +74,20 @@ static int write_proc(const char *path, const char *s)
 	return xa_write_existing(path, s, strlen(s));
 }
 
+/* A new binfmt_misc instance for the calling process's user namespace. */
+static int mount_private(void)
+{
+	/* our mounts must not propagate anywhere (they would not: a mount
+	 * namespace owned by a new user namespace gets slave copies; belt
+	 * and braces) */
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		return -errno;
+	if (mount("binfmt_misc", XARCH_BINFMT_DIR, "binfmt_misc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+		  NULL) < 0)
+		return -errno;
+	return 0;
+}
+
 /* unshare + maps + private binfmt_misc; on failure *ret_stage says where. */
 static int enter(uid_t uid, gid_t gid, enum xarch_userns_stage *ret_stage)
 {
@@ -92,15 +106,7 @@ static int enter(uid_t uid, gid_t gid, enum xarch_userns_stage *ret_stage)
 	if ((r = write_proc("/proc/self/gid_map", map)) < 0)
 		return r;
 	*ret_stage = XARCH_USERNS_MOUNT;
-	/* our mounts must not propagate anywhere (they would not: a mount
-	 * namespace owned by a new user namespace gets slave copies; belt
-	 * and braces) */
-	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-		return -errno;
-	if (mount("binfmt_misc", XARCH_BINFMT_DIR, "binfmt_misc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
-		  NULL) < 0)
-		return -errno;
-	return 0;
+	return mount_private();
 }
 
 int xarch_userns_binfmt_supported(struct xarch_error *err)
@@ -165,6 +171,32 @@ static int rm_tree_links(const char *dir)
 	return rmdir(dir) < 0 ? -errno : 0;
 }
 
+/* With F the kernel opens the interpreter when it is registered, so
+ * -binfmt-P links may live in a throwaway directory (*ret_throwaway: remove
+ * it after registering); without F they must outlive us. */
+static int pick_link_dir(const char *flags, char *buf, size_t len, bool *ret_throwaway,
+			 struct xarch_error *err)
+{
+	if (!flags)
+		flags = XARCH_BINFMT_DEFAULT_FLAGS;
+	const char *rt = getenv("XDG_RUNTIME_DIR");
+	if (!strpbrk(flags, "Ff") && rt && rt[0] == '/' && access(rt, W_OK) == 0) {
+		*ret_throwaway = false;
+		return xa_snprintf(buf, len, "%s/xarch/binfmt", rt) < 0
+			   ? xarch_err(err, ENAMETOOLONG, "path too long: '%s'", rt)
+			   : 0;
+	}
+	const char *tmp = getenv("TMPDIR");
+	if (!tmp || tmp[0] != '/')
+		tmp = "/tmp";
+	if (xa_snprintf(buf, len, "%s/xarch-binfmt-XXXXXX", tmp) < 0)
+		return xarch_err(err, ENAMETOOLONG, "path too long: '%s'", tmp);
+	if (!mkdtemp(buf))
+		return xarch_err_sys(err, errno, "cannot create '%s'", buf);
+	*ret_throwaway = strpbrk(flags, "Ff") != NULL;
+	return 0;
+}
+
 static bool rule_is_ours(const struct xarch_binfmt_rule *r, const struct xarch_arch **list,
 			 size_t n)
 {
@@ -195,25 +227,10 @@ int xarch_userns_enter_report(const struct xarch_userns_opts *o, struct xarch_us
 	if (o->copy_host && (rc = xarch_binfmt_table_read(NULL, &host, err)) < 0)
 		return rc;
 
-	/* With F the kernel opens the interpreter when it is registered, so
-	 * -binfmt-P links may live in a throwaway directory; without F they
-	 * must outlive us. */
 	char link_dir[4096] = "";
 	bool throwaway = false;
-	const char *flags = o->flags ? o->flags : XARCH_BINFMT_DEFAULT_FLAGS;
-	const char *rt = getenv("XDG_RUNTIME_DIR");
-	if (!strpbrk(flags, "Ff") && rt && rt[0] == '/' && access(rt, W_OK) == 0) {
-		snprintf(link_dir, sizeof(link_dir), "%s/xarch/binfmt", rt);
-	} else {
-		const char *tmp = getenv("TMPDIR");
-		snprintf(link_dir, sizeof(link_dir), "%s/xarch-binfmt-XXXXXX",
-			 tmp && tmp[0] == '/' ? tmp : "/tmp");
-		if (!mkdtemp(link_dir)) {
-			rc = xarch_err_sys(err, errno, "cannot create '%s'", link_dir);
-			goto out;
-		}
-		throwaway = strpbrk(flags, "Ff") != NULL;
-	}
+	if ((rc = pick_link_dir(o->flags, link_dir, sizeof(link_dir), &throwaway, err)) < 0)
+		goto out;
 
 	enum xarch_userns_stage stage;
 	rc = enter(geteuid(), getegid(), &stage);
@@ -260,6 +277,34 @@ out:
 		*ret = rep;
 	else
 		xarch_userns_report_release(&rep);
+	return rc;
+}
+
+int xarch_userns_private_binfmt(const struct xarch_arch *a, const struct xarch_userns_opts *o,
+				struct xarch_binfmt_result *ret, struct xarch_error *err)
+{
+	int rc = mount_private();
+	if (rc < 0)
+		return xarch_userns_explain(XARCH_USERNS_MOUNT, -rc, NULL, err);
+	char link_dir[4096];
+	bool throwaway = false;
+	if ((rc = pick_link_dir(o->flags, link_dir, sizeof(link_dir), &throwaway, err)) < 0)
+		return rc;
+	struct xarch_binfmt_install_opts io = {
+		.qemu_dir = o->qemu_dir,
+		.flags = o->flags,
+		.link_dir = link_dir,
+		.credential = o->credential,
+		.credential_only = o->credential_only,
+		.force = o->force,
+		.allow_dynamic = o->allow_dynamic,
+		.verify = o->verify,
+	};
+	rc = xarch_binfmt_install_arch(a, &io, ret, err);
+	if (rc == 0 && ret->outcome == XARCH_BINFMT_SKIP_NO_QEMU)
+		rc = -ENOENT; /* err holds xarch_find_qemu's message */
+	if (throwaway)
+		rm_tree_links(link_dir);
 	return rc;
 }
 

@@ -17,6 +17,7 @@
 #include "xarch/error.h"
 
 enum xarch_net { XARCH_NET_HOST, XARCH_NET_NONE };
+enum xarch_note_level { XARCH_NOTE_INFO, XARCH_NOTE_WARN, XARCH_NOTE_ERROR };
 
 struct xarch_volume {
 	const char *source;	/* host path (file or directory) */
@@ -50,6 +51,12 @@ struct xarch_container_opts {
 	bool credential;		/* private binfmt registration with the C flag */
 	const char *qemu_dir;		/* where qemu-*-static are, NULL: PATH */
 	bool verbose;			/* notes on stderr (mapping used, binfmt chosen) */
+	/* Where notes go (the library never prints): warnings always, info
+	 * only with `verbose`, and the one-line error when the command itself
+	 * could not be started (then the call returns 0 with exit status 127
+	 * for "not found", 126 otherwise, like a shell).  NULL: dropped. */
+	void (*note)(void *data, enum xarch_note_level level, const char *msg);
+	void *note_data;
 };
 
 /* Run the container and wait for it; stores the command's wait status.

@@ -55,6 +55,15 @@ int xarch_userns_binfmt_supported(struct xarch_error *err);
  * process is inside; children inherit it. */
 int xarch_userns_enter(const struct xarch_userns_opts *o, struct xarch_error *err);
 
+/* For a process already alone in new user + mount namespaces (clone'd
+ * with CLONE_NEWUSER|CLONE_NEWNS, maps written): mount a private
+ * binfmt_misc and register qemu for `a` as xarch-<arch> with o->flags
+ * (plus C and O with o->credential); o->arches and o->copy_host are
+ * ignored.  With F the interpreter is opened now, so call it before
+ * pivot_root.  -ENOENT when no qemu is found. */
+int xarch_userns_private_binfmt(const struct xarch_arch *a, const struct xarch_userns_opts *o,
+				struct xarch_binfmt_result *ret, struct xarch_error *err);
+
 /* The same, reporting per-arch results (`ret` may be NULL). */
 int xarch_userns_enter_report(const struct xarch_userns_opts *o, struct xarch_userns_report *ret,
 			      struct xarch_error *err);

@@ -1,0 +1,238 @@
+// SPDX-License-Identifier: MIT
+/* xarch run [OPTIONS] ROOTFS [--] [CMD [ARGS...]]: a rootfs as a container. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "xarch.h"
+#include "xarch/container.h"
+#include "xarch/rootfs.h"
+#include "xarch/spawn.h"
+
+static void help(void)
+{
+	puts("usage: xarch run [OPTIONS] ROOTFS [--] [CMD [ARGS...]]\n\n"
+	     "Run CMD (default: the user's shell, else /bin/sh) inside the root filesystem\n"
+	     "ROOTFS as a container: its own mount, pid, uts and ipc namespaces, a fresh\n"
+	     "/proc, read-only /sys, a minimal /dev, /tmp on tmpfs, the host's resolv.conf\n"
+	     "and hosts.  Foreign binaries run through binfmt_misc: the host's entry when it\n"
+	     "has the F flag, else a private registration in the container's user namespace\n"
+	     "(nothing is copied into ROOTFS).  Works as root and rootless (with /etc/subuid\n"
+	     "ranges for full id maps).  Exits with CMD's status, 128+N for signal N.\n\n"
+	     "  -e, --env KEY[=VALUE]    set a variable (KEY alone: take it from here)\n"
+	     "      --env-file FILE      KEY=VALUE lines\n"
+	     "  -w, --workdir DIR        working directory (default: the user's home)\n"
+	     "  -u, --user USER[:GROUP]  name or uid[:gid], looked up in ROOTFS/etc/passwd\n"
+	     "  -v, --volume SRC:DST[:ro]  bind a host path into the container\n"
+	     "      --tmpfs DST[:OPTS]   a tmpfs (OPTS as for mount: size=64m,mode=1777)\n"
+	     "      --hostname NAME      (default: xarch)\n"
+	     "      --network host|none  share the host's network (default) or only lo\n"
+	     "  -i, --interactive        keep stdin open\n"
+	     "  -t, --tty                a pseudo-terminal (raw mode here, size forwarded)\n"
+	     "      --arch, --platform ARCH  expected arch; a different rootfs is an error\n"
+	     "      --force-arch         run even when the rootfs's arch differs\n"
+	     "      --ephemeral          writes go to a tmpfs overlay, thrown away at exit\n"
+	     "      --readonly           mount ROOTFS read-only\n"
+	     "      --credential         private binfmt entry with the C flag (sudo, su)\n"
+	     "      --qemu-dir DIR       take qemu-<arch>[-static] from DIR, not PATH\n"
+	     "      --verbose            notes on stderr: binfmt entry, id maps, mounts\n"
+	     "  -h, --help\n\n"
+	     "Options stop at ROOTFS: 'xarch run rootfs ls -l' passes -l to ls.");
+}
+
+struct list {
+	void *v;
+	size_t n;
+};
+
+static void *grow(struct list *l, size_t size)
+{
+	char *n = realloc(l->v, (l->n + 2) * size);
+	if (!n) {
+		fputs("xarch: out of memory\n", stderr);
+		exit(1);
+	}
+	l->v = n;
+	memset(n + (l->n + 1) * size, 0, size);
+	return n + l->n++ * size;
+}
+
+static void print_note(void *data, enum xarch_note_level level, const char *msg)
+{
+	(void)data;
+	fprintf(stderr, "xarch: %s%s\n", level == XARCH_NOTE_WARN ? "warning: " : "", msg);
+}
+
+static int parse_volume(char *arg, struct xarch_volume *v)
+{
+	char *c1 = strchr(arg, ':');
+	if (!c1)
+		return -1;
+	*c1 = '\0';
+	char *c2 = strchr(c1 + 1, ':');
+	if (c2) {
+		*c2 = '\0';
+		if (!strcmp(c2 + 1, "ro"))
+			v->readonly = true;
+		else if (strcmp(c2 + 1, "rw"))
+			return -1;
+	}
+	v->source = arg;
+	v->target = c1 + 1;
+	return *arg && c1[1] ? 0 : -1;
+}
+
+int cmd_run(int argc, char **argv)
+{
+	/* clang-format off */
+	enum { O_ENV_FILE = 256, O_TMPFS, O_HOSTNAME, O_NETWORK, O_ARCH, O_FORCE_ARCH,
+	       O_EPHEMERAL, O_READONLY, O_CREDENTIAL, O_QEMU_DIR, O_VERBOSE };
+	static const struct option opts[] = {
+		{ "env", required_argument, NULL, 'e' },
+		{ "env-file", required_argument, NULL, O_ENV_FILE },
+		{ "workdir", required_argument, NULL, 'w' },
+		{ "user", required_argument, NULL, 'u' },
+		{ "volume", required_argument, NULL, 'v' },
+		{ "tmpfs", required_argument, NULL, O_TMPFS },
+		{ "hostname", required_argument, NULL, O_HOSTNAME },
+		{ "network", required_argument, NULL, O_NETWORK },
+		{ "net", required_argument, NULL, O_NETWORK },
+		{ "interactive", no_argument, NULL, 'i' },
+		{ "tty", no_argument, NULL, 't' },
+		{ "arch", required_argument, NULL, O_ARCH },
+		{ "platform", required_argument, NULL, O_ARCH },
+		{ "force-arch", no_argument, NULL, O_FORCE_ARCH },
+		{ "ephemeral", no_argument, NULL, O_EPHEMERAL },
+		{ "readonly", no_argument, NULL, O_READONLY },
+		{ "read-only", no_argument, NULL, O_READONLY },
+		{ "credential", no_argument, NULL, O_CREDENTIAL },
+		{ "qemu-dir", required_argument, NULL, O_QEMU_DIR },
+		{ "verbose", no_argument, NULL, O_VERBOSE },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	/* clang-format on */
+	struct xarch_container_opts o = {.note = print_note};
+	struct list env = {0}, vols = {0}, tmpfs = {0};
+	size_t n_env = 0;
+	char **envv = NULL; /* -e and --env-file entries, in order */
+	struct xarch_error err = {0};
+	int c, r;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+e:w:u:v:ith", opts, NULL)) != -1) {
+		switch (c) {
+		case 'e':
+			*(char **)grow(&env, sizeof(char *)) = optarg;
+			break;
+		case O_ENV_FILE:
+			/* flush -e entries so far to keep the command line's order */
+			for (size_t i = 0; i < env.n; i++) {
+				char **n = realloc(envv, (n_env + 2) * sizeof(*n));
+				if (!n)
+					return die("out of memory");
+				envv = n;
+				envv[n_env++] = ((char **)env.v)[i];
+				envv[n_env] = NULL;
+			}
+			env.n = 0;
+			if ((r = xarch_env_file(optarg, &envv, &n_env, &err)) < 0)
+				return die_err(&err, r);
+			break;
+		case 'w':
+			o.workdir = optarg;
+			break;
+		case 'u':
+			o.user = optarg;
+			break;
+		case 'v':
+			if (parse_volume(optarg, grow(&vols, sizeof(struct xarch_volume))) < 0)
+				return usage_error("run", "bad volume '%s': want SRC:DST[:ro]",
+						   optarg);
+			break;
+		case O_TMPFS: {
+			struct xarch_tmpfs *t = grow(&tmpfs, sizeof(*t));
+			char *colon = strchr(optarg, ':');
+			if (colon) {
+				*colon = '\0';
+				t->options = colon + 1;
+			}
+			t->target = optarg;
+			break;
+		}
+		case O_HOSTNAME:
+			o.hostname = optarg;
+			break;
+		case O_NETWORK:
+			if (!strcmp(optarg, "none"))
+				o.network = XARCH_NET_NONE;
+			else if (!strcmp(optarg, "host"))
+				o.network = XARCH_NET_HOST;
+			else
+				return usage_error(
+				    "run", "--network takes 'host' or 'none', not '%s'", optarg);
+			break;
+		case 'i':
+			o.interactive = true;
+			break;
+		case 't':
+			o.tty = true;
+			break;
+		case O_ARCH:
+			o.arch = optarg;
+			break;
+		case O_FORCE_ARCH:
+			o.force_arch = true;
+			break;
+		case O_EPHEMERAL:
+			o.ephemeral = true;
+			break;
+		case O_READONLY:
+			o.readonly = true;
+			break;
+		case O_CREDENTIAL:
+			o.credential = true;
+			break;
+		case O_QEMU_DIR:
+			o.qemu_dir = optarg;
+			break;
+		case O_VERBOSE:
+			o.verbose = true;
+			break;
+		case 'h':
+			help();
+			return 0;
+		default:
+			return usage_error("run", "bad option");
+		}
+	}
+	if (optind >= argc)
+		return usage_error("run", "no rootfs given");
+	o.rootfs = argv[optind++];
+	if (optind < argc && !strcmp(argv[optind], "--"))
+		optind++;
+	o.argv = (const char *const *)argv + optind;
+	for (size_t i = 0; i < env.n; i++) {
+		char **n = realloc(envv, (n_env + 2) * sizeof(*n));
+		if (!n)
+			return die("out of memory");
+		envv = n;
+		envv[n_env++] = ((char **)env.v)[i];
+		envv[n_env] = NULL;
+	}
+	o.env = (const char *const *)envv;
+	o.volumes = vols.v;
+	o.n_volumes = vols.n;
+	o.tmpfs = tmpfs.v;
+	o.n_tmpfs = tmpfs.n;
+
+	int st = 0;
+	r = xarch_container_run(&o, &st, &err);
+	/* envv mixes argv strings and malloc'ed env-file lines: left to exit */
+	free(env.v);
+	free(vols.v);
+	free(tmpfs.v);
+	if (r < 0)
+		return die_err(&err, r);
+	return xarch_exit_code(st);
+}
