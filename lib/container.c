@@ -27,7 +27,6 @@
 #include <limits.h>
 #include <net/if.h>
 #include <poll.h>
-#include <pwd.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -298,12 +297,13 @@ static int plan_userns(struct plan *p, struct xarch_error *err)
 	if (r < 0)
 		return r;
 	if (!p->maps.full) {
-		struct passwd *pw = getpwuid(getuid());
+		struct xarch_user me;
+		bool known = xarch_host_user(NULL, getuid(), &me, NULL) == 0 && me.name[0];
 		note(o, XARCH_NOTE_WARN,
 		     "no subordinate ids for '%s' in /etc/subuid (or no newuidmap): only uid %u "
 		     "is mapped (to root); package managers that chown or setuid (apt's _apt, "
 		     "rpm scriptlets) and -u other users will fail",
-		     pw ? pw->pw_name : "?", (unsigned)getuid());
+		     known ? me.name : "?", (unsigned)getuid());
 	} else {
 		note(o, XARCH_NOTE_INFO, "user namespace: uid %u -> 0, %u subordinate ids from %u",
 		     (unsigned)getuid(), p->maps.n_uid > 1 ? p->maps.uid[1].count : 0,

@@ -8,7 +8,6 @@
  * mount it.  The namespace tests run in children that exit at once.
  */
 #include <ctype.h>
-#include <pwd.h>
 #include <grp.h>
 #include <sched.h>
 #include <stdarg.h>
@@ -22,6 +21,8 @@
 #include "xarch/arch.h"
 #include "xarch/binfmt.h"
 #include "xarch/doctor.h"
+#include "xarch/idmap.h"
+#include "xarch/rootfs.h"
 #include "xarch/spawn.h"
 #include "xarch/userns.h"
 
@@ -591,72 +592,51 @@ static void check_loop(struct checks *l)
 	set_fix(c, "modprobe loop (in a container: give it /dev/loop-control and /dev/loop*)");
 }
 
-struct subid {
-	unsigned long long count; /* ids delegated to the user */
-	unsigned long long top;	  /* end of the highest range of anyone */
-	bool readable;
-};
-
-static void parse_subid(const char *path, const char *user, uid_t uid, struct subid *ret)
+/* Ids delegated to `u` in a subuid/subgid file. */
+static unsigned long long subid_count(const char *file, const struct xarch_user *u)
 {
-	_cleanup_free_ char *s = NULL;
-	char uidstr[32];
-	snprintf(uidstr, sizeof(uidstr), "%u", (unsigned)uid);
-	ret->count = 0;
-	ret->readable = xa_read_file(path, 1 << 22, &s, NULL, NULL) == 0;
-	if (!ret->readable)
-		return;
-	for (char *line = s, *next; line && *line; line = next) {
-		next = strchr(line, '\n');
-		if (next)
-			*next++ = '\0';
-		char *c1 = strchr(line, ':');
-		char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
-		if (!c2 || line[0] == '#')
-			continue;
-		*c1 = '\0';
-		unsigned long long start = strtoull(c1 + 1, NULL, 10);
-		unsigned long long count = strtoull(c2 + 1, NULL, 10);
-		if (start + count > ret->top)
-			ret->top = start + count;
-		if (strcmp(line, user) == 0 || strcmp(line, uidstr) == 0)
-			ret->count += count;
-	}
+	struct xarch_idmap r[32];
+	unsigned long long n = 0;
+	int k = xarch_subid_ranges(file, u->name, u->uid, r, ARRAY_SIZE(r));
+	for (int i = 0; i < k; i++)
+		n += r[i].count;
+	return n;
 }
 
 static void check_subid(struct checks *l)
 {
 	struct xarch_check *c;
 	const char *sudo = getenv("SUDO_USER");
-	struct passwd *pw = NULL;
-	if (getuid() == 0 && sudo && *sudo)
-		pw = getpwnam(sudo);
-	if (!pw)
-		pw = getpwuid(getuid());
+	struct xarch_user who, *pw = NULL;
+	if (getuid() == 0 && sudo && *sudo && xarch_host_user(sudo, 0, &who, NULL) == 0)
+		pw = &who;
+	if (!pw && xarch_host_user(NULL, getuid(), &who, NULL) == 0 && who.name[0])
+		pw = &who;
 	if (!pw) {
 		add(l, "subid.ranges", XARCH_CHECK_INFO,
 		    "uid %u has no passwd entry: subordinate ids not checked", (unsigned)getuid());
-	} else if (pw->pw_uid == 0) {
+	} else if (pw->uid == 0) {
 		add(l, "subid.ranges", XARCH_CHECK_INFO,
 		    "running as root: no subordinate ids needed (run doctor with sudo or as the "
 		    "user to check theirs)");
 	} else {
-		struct subid u = {0}, g = {0};
-		parse_subid("/etc/subuid", pw->pw_name, pw->pw_uid, &u);
-		parse_subid("/etc/subgid", pw->pw_name, pw->pw_uid, &g);
-		unsigned long long top = u.top > g.top ? u.top : g.top;
+		unsigned long long nu = subid_count("/etc/subuid", pw),
+				   ng = subid_count("/etc/subgid", pw);
+		unsigned long long tu = xarch_subid_top("/etc/subuid"),
+				   tg = xarch_subid_top("/etc/subgid");
+		unsigned long long top = tu > tg ? tu : tg;
 		unsigned long long start = top < 100000 ? 100000 : (top + 65535) / 65536 * 65536;
-		if (u.count >= 65536 && g.count >= 65536) {
+		if (nu >= 65536 && ng >= 65536) {
 			add(l, "subid.ranges", XARCH_CHECK_OK,
-			    "%s has %llu subordinate uids and %llu gids", pw->pw_name, u.count,
-			    g.count);
+			    "%s has %llu subordinate uids and %llu gids", pw->name, nu,
+			    ng);
 		} else {
 			c = add(l, "subid.ranges", XARCH_CHECK_WARN,
 				"%s has %llu subordinate uids and %llu gids in /etc/subuid and "
 				"/etc/subgid (65536 needed for a full root filesystem)",
-				pw->pw_name, u.count, g.count);
+				pw->name, nu, ng);
 			set_fix(c, "usermod --add-subuids %llu-%llu --add-subgids %llu-%llu %s",
-				start, start + 65535, start, start + 65535, pw->pw_name);
+				start, start + 65535, start, start + 65535, pw->name);
 		}
 	}
 

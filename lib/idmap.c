@@ -9,13 +9,13 @@
  * write any map directly.
  */
 #include <fcntl.h>
-#include <pwd.h>
 #include <spawn.h>
 #include <string.h>
 #include <sys/wait.h>
 
 #include "internal.h"
 #include "xarch/idmap.h"
+#include "xarch/rootfs.h"
 
 #define MAX_SUBID_FILE (16u << 20)
 /* (uid_t)-1 means "no id" to the kernel and can never be mapped, so every
@@ -43,8 +43,10 @@ static int parse_u32(const char *s, uint32_t *ret)
 	return 0;
 }
 
-int xarch_subid_ranges(const char *file, const char *user, uint32_t id, struct xarch_idmap *ret,
-		       size_t max)
+/* Read a subuid/subgid file: the ranges of `user`/`id` into ret (up to
+ * max), and the end of the highest range of anyone into *ret_top. */
+static int subid_scan(const char *file, const char *user, uint32_t id, struct xarch_idmap *ret,
+		      size_t max, uint64_t *ret_top)
 {
 	_cleanup_free_ char *buf = NULL;
 	size_t len = 0;
@@ -54,9 +56,9 @@ int xarch_subid_ranges(const char *file, const char *user, uint32_t id, struct x
 	if (r < 0)
 		return r;
 	size_t found = 0;
+	uint64_t top = 0;
 	char *save = NULL;
-	for (char *line = strtok_r(buf, "\n", &save); line && found < max;
-	     line = strtok_r(NULL, "\n", &save)) {
+	for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		if (!*line || *line == '#')
 			continue;
 		/* exactly name:start:count */
@@ -68,12 +70,30 @@ int xarch_subid_ranges(const char *file, const char *user, uint32_t id, struct x
 		uint32_t owner, start, count;
 		bool match = (user && *user && strcmp(f[0], user) == 0) ||
 			     (parse_u32(f[0], &owner) == 0 && owner == id && id != ID_END);
-		if (!match || parse_u32(f[1], &start) < 0 || parse_u32(f[2], &count) < 0 ||
-		    count == 0 || (uint64_t)start + count > ID_END)
+		if (parse_u32(f[1], &start) < 0 || parse_u32(f[2], &count) < 0 || count == 0 ||
+		    (uint64_t)start + count > ID_END)
 			continue;
-		ret[found++] = (struct xarch_idmap){.inside = 0, .outside = start, .count = count};
+		if ((uint64_t)start + count > top)
+			top = (uint64_t)start + count;
+		if (match && found < max)
+			ret[found++] = (struct xarch_idmap){.inside = 0, .outside = start, .count = count};
 	}
+	if (ret_top)
+		*ret_top = top;
 	return (int)found;
+}
+
+int xarch_subid_ranges(const char *file, const char *user, uint32_t id, struct xarch_idmap *ret,
+		       size_t max)
+{
+	return subid_scan(file, user, id, ret, max, NULL);
+}
+
+uint64_t xarch_subid_top(const char *file)
+{
+	uint64_t top = 0;
+	subid_scan(file, NULL, ID_END, NULL, 0, &top);
+	return top;
 }
 
 /* ---- the maps ------------------------------------------------------------ */
@@ -81,23 +101,11 @@ int xarch_subid_ranges(const char *file, const char *user, uint32_t id, struct x
 /* The host name of `uid` into buf ("" when there is none). */
 static int user_name(uid_t uid, char *buf, size_t len)
 {
-	size_t sz = 16384;
+	struct xarch_user u;
 	buf[0] = '\0';
-	for (int tries = 0; tries < 6; tries++, sz *= 2) {
-		_cleanup_free_ char *tmp = malloc(sz);
-		if (!tmp)
-			return -ENOMEM;
-		struct passwd pw, *res = NULL;
-		int e = getpwuid_r(uid, &pw, tmp, sz, &res);
-		if (e == ERANGE)
-			continue;
-		if (e)
-			return -e;
-		if (res && res->pw_name)
-			xa_strcpy(buf, len, res->pw_name);
-		return 0;
-	}
-	return -ERANGE;
+	if (xarch_host_user(NULL, uid, &u, NULL) == 0)
+		xa_strcpy(buf, len, u.name);
+	return 0;
 }
 
 static bool overlaps(uint64_t a, uint64_t an, uint64_t b, uint64_t bn)

@@ -921,3 +921,17 @@ fail:
 	strv_free(add, n_add);
 	return r;
 }
+
+int xarch_host_user(const char *name, uid_t uid, struct xarch_user *ret,
+		    struct xarch_error *err)
+{
+	char spec[32];
+	_cleanup_close_ int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (root < 0)
+		return xarch_err_sys(err, errno, "cannot open '/'");
+	if (!name) {
+		snprintf(spec, sizeof(spec), "%u", (unsigned)uid);
+		name = spec;
+	}
+	return xarch_root_user(root, name, ret, err);
+}

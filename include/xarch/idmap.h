@@ -22,6 +22,10 @@ struct xarch_idmap {
 int xarch_subid_ranges(const char *file, const char *user, uint32_t id, struct xarch_idmap *ret,
 		       size_t max);
 
+/* The end of the highest range anyone has in a subuid/subgid file (0 when
+ * none): where a new user's range can start without overlapping. */
+uint64_t xarch_subid_top(const char *file);
+
 /* The maps a rootless container gets: the caller's id as 0, then the
  * subordinate ranges from 1 on.  `*ret_full` tells whether ranges were
  * found (and newuidmap/newgidmap exist to apply them). */

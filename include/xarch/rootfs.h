@@ -61,6 +61,11 @@ struct xarch_user {
 int xarch_root_user(int rootfd, const char *spec, struct xarch_user *ret,
 		    struct xarch_error *err);
 
+/* A host user from the host's /etc/passwd and /etc/group (files only, no
+ * NSS: xarch links statically): by `name`, or by `uid` when name is NULL. */
+int xarch_host_user(const char *name, uid_t uid, struct xarch_user *ret,
+		    struct xarch_error *err);
+
 /* The arch of the rootfs, from the ELF header of `prog` (NULL: /bin/sh,
  * then /usr/bin/env, /sbin/init), read inside the root.  -ENOENT when no
  * such program, -ENOEXEC when it is not an ELF (e.g. a script). */
