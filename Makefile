@@ -40,7 +40,7 @@ demo: deps-run build
 
 check: deps build
 	@[ -f $(ASAN_BUILD)/build.ninja ] || $(MESON) setup $(ASAN_BUILD) \
-		-Db_sanitize=address,undefined -Db_lundef=false >/dev/null
+		-Db_sanitize=address,undefined -Db_lundef=false -Dstatic=false >/dev/null
 	@ninja -C $(ASAN_BUILD) >/dev/null
 	@tests/run.sh $(BUILD) $(ASAN_BUILD)
 
