@@ -44,6 +44,7 @@
 #include "internal.h"
 #include "xarch/binfmt.h"
 #include "xarch/container.h"
+#include "xarch/spawn.h"
 #include "xarch/idmap.h"
 #include "xarch/probe.h"
 #include "xarch/rootfs.h"
@@ -895,6 +896,45 @@ static int child_find(const struct plan *p, char *buf, size_t len, struct stat *
 	return best;
 }
 
+/* PID 1 as a minimal init: the command runs as PID 2; signals from the
+ * parent go to it, orphans are reaped, and the command's end is ours (a
+ * signal N becomes exit status 128+N: PID 1 cannot die of it).  Returns
+ * only in the command's process. */
+static const int forwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH};
+static volatile sig_atomic_t init_child;
+
+static void init_forward(int sig)
+{
+	if (init_child > 0)
+		kill(init_child, sig);
+}
+
+static void mini_init(int repfd, const sigset_t *mask)
+{
+	pid_t c = fork();
+	if (c < 0)
+		return; /* run the command as PID 1 then */
+	if (c == 0)
+		return;
+	init_child = c;
+	close(repfd); /* the command's exec closes its copy: the parent sees EOF */
+	struct sigaction sa = { .sa_handler = init_forward, .sa_flags = SA_RESTART };
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < ARRAY_SIZE(forwarded); i++)
+		sigaction(forwarded[i], &sa, NULL);
+	sigprocmask(SIG_SETMASK, mask, NULL);
+	for (;;) {
+		int st;
+		pid_t w = waitpid(-1, &st, 0);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			_exit(127);
+		if (w == c)
+			_exit(xarch_exit_code(st));
+	}
+}
+
 static void child_main(const struct plan *p, int repfd, int syncfd, int ptysock,
 		       const sigset_t *mask, const cpu_set_t *cpus)
 {
@@ -966,6 +1006,8 @@ static void child_main(const struct plan *p, int repfd, int syncfd, int ptysock,
 	if (cpus)
 		sched_setaffinity(0, sizeof(*cpus), cpus);
 	umask(umask_saved);
+	if (o->init == XARCH_INIT_YES || (o->init == XARCH_INIT_AUTO && p->mode != RUN_NATIVE))
+		mini_init(repfd, mask);
 	sigprocmask(SIG_SETMASK, mask, NULL);
 	syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
 	execve(prog, p->argv, p->envp);
@@ -1016,7 +1058,6 @@ static int write_identity_maps(pid_t pid, struct xarch_error *err)
 	return 0;
 }
 
-static const int forwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH};
 
 struct relay {
 	int master; /* -1 without -t */

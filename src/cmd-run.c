@@ -37,6 +37,9 @@ static void help(void)
 	     "      --credential         private binfmt entry with the C flag (sudo, su)\n"
 	     "      --qemu-dir DIR       take qemu-<arch>[-static] from DIR, not PATH\n"
 	     "      --verbose            notes on stderr: binfmt entry, id maps, mounts\n"
+	     "      --init, --no-init    a minimal init as PID 1 with CMD as PID 2 (default\n"
+	     "                           for emulated arches: qemu cannot die of a signal as\n"
+	     "                           PID 1), or CMD itself as PID 1\n"
 	     "  -h, --help\n\n"
 	     "Options stop at ROOTFS: 'xarch run rootfs ls -l' passes -l to ls.");
 }
@@ -87,7 +90,7 @@ int cmd_run(int argc, char **argv)
 {
 	/* clang-format off */
 	enum { O_ENV_FILE = 256, O_TMPFS, O_HOSTNAME, O_NETWORK, O_ARCH, O_FORCE_ARCH,
-	       O_EPHEMERAL, O_READONLY, O_CREDENTIAL, O_QEMU_DIR, O_VERBOSE };
+	       O_EPHEMERAL, O_READONLY, O_CREDENTIAL, O_QEMU_DIR, O_VERBOSE, O_INIT, O_NO_INIT };
 	static const struct option opts[] = {
 		{ "env", required_argument, NULL, 'e' },
 		{ "env-file", required_argument, NULL, O_ENV_FILE },
@@ -109,6 +112,8 @@ int cmd_run(int argc, char **argv)
 		{ "credential", no_argument, NULL, O_CREDENTIAL },
 		{ "qemu-dir", required_argument, NULL, O_QEMU_DIR },
 		{ "verbose", no_argument, NULL, O_VERBOSE },
+		{ "init", no_argument, NULL, O_INIT },
+		{ "no-init", no_argument, NULL, O_NO_INIT },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -198,6 +203,12 @@ int cmd_run(int argc, char **argv)
 			break;
 		case O_VERBOSE:
 			o.verbose = true;
+			break;
+		case O_INIT:
+			o.init = XARCH_INIT_YES;
+			break;
+		case O_NO_INIT:
+			o.init = XARCH_INIT_NO;
 			break;
 		case 'h':
 			help();

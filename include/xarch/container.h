@@ -17,6 +17,13 @@
 #include "xarch/error.h"
 
 enum xarch_net { XARCH_NET_HOST, XARCH_NET_NONE };
+
+/* Who is PID 1.  A PID 1 ignores signals it has no handler for, and qemu
+ * ends a guest killed by a signal by sending that signal to itself: as
+ * PID 1 it would hang instead of dying.  So by default an emulated command
+ * runs under a minimal init (forwards signals, reaps, exits with the
+ * command's status as 128+N) and a native one is PID 1 itself. */
+enum xarch_init { XARCH_INIT_AUTO, XARCH_INIT_YES, XARCH_INIT_NO };
 enum xarch_note_level { XARCH_NOTE_INFO, XARCH_NOTE_WARN, XARCH_NOTE_ERROR };
 
 struct xarch_volume {
@@ -51,6 +58,7 @@ struct xarch_container_opts {
 	bool credential;		/* private binfmt registration with the C flag */
 	const char *qemu_dir;		/* where qemu-*-static are, NULL: PATH */
 	bool verbose;			/* notes on stderr (mapping used, binfmt chosen) */
+	enum xarch_init init;
 	/* Where notes go (the library never prints): warnings always, info
 	 * only with `verbose`, and the one-line error when the command itself
 	 * could not be started (then the call returns 0 with exit status 127
