@@ -55,7 +55,8 @@ fi
 # core checks, $1 names the mode
 core() {
 	local m=$1; shift
-	check_out "$m: PID 1" "pid=1 ppid=0" U "$@" "$R" /bin/toolbox pid
+	check_out "$m: PID 2 under the init" "pid=2 ppid=1" U "$@" "$R" /bin/toolbox pid
+	check_out "$m: --no-init: PID 1" "pid=1 ppid=0" U "$@" --no-init "$R" /bin/toolbox pid
 	check_out "$m: root inside" "uid=0 gid=0 euid=0" U "$@" "$R" /bin/toolbox id
 	check_out "$m: dynamic binary" "uid=0" U "$@" "$R" /bin/toolbox-dyn id
 	check_rc "$m: exit status" 5 U "$@" "$R" /bin/toolbox exit 5
