@@ -50,6 +50,7 @@ struct elf_ctx {
 	uint64_t file_size; /* the file's size; larger than len when capped */
 	const char *name;   /* subject of messages, may be NULL */
 	bool be, is64;
+	bool head_only;	    /* stop after the program headers */
 	struct xarch_error *err;
 };
 
@@ -524,7 +525,7 @@ static int parse(struct elf_ctx *c, struct xarch_elf_info *ret)
 			has_interp = true;
 			interp_off = p.offset;
 			interp_len = (uint64_t)(nul - s);
-		} else if (p.type == PT_DYNAMIC && !has_dynamic) {
+		} else if (p.type == PT_DYNAMIC && !has_dynamic && !c->head_only) {
 			if (!in_file(c, p.offset, p.filesz))
 				return past_end(c, "dynamic section (PT_DYNAMIC)", p.offset,
 						p.filesz);
@@ -532,6 +533,18 @@ static int parse(struct elf_ctx *c, struct xarch_elf_info *ret)
 			dyn_off = p.offset;
 			dyn_size = p.filesz;
 		}
+	}
+
+	if (c->head_only) {
+		/* what the program headers tell: the interpreter, not the libraries */
+		info->strtab_copy = malloc(interp_len + 1);
+		if (!info->strtab_copy)
+			return xarch_err(c->err, ENOMEM, "out of memory");
+		memcpy(info->strtab_copy, c->buf + interp_off, interp_len);
+		info->strtab_copy[interp_len] = '\0';
+		if (has_interp)
+			info->interp = info->strtab_copy;
+		goto done;
 	}
 
 	/* Dynamic section: from PT_DYNAMIC, else from the section headers */
@@ -608,6 +621,7 @@ static int parse(struct elf_ctx *c, struct xarch_elf_info *ret)
 			info->runpath = sc + d->runpath;
 	}
 
+done:
 	info->pie = info->type == ET_DYN && (has_interp || (d->flags_1 & FLAGS_1_PIE));
 	info->is_static = !has_interp && info->n_needed == 0;
 	info->arch =
@@ -625,8 +639,8 @@ int xarch_elf_parse(const uint8_t *buf, size_t len, struct xarch_elf_info *ret,
 	return parse(&c, ret);
 }
 
-int xarch_elf_parse_fd(int fd, const char *name, struct xarch_elf_info *ret,
-		       struct xarch_error *err)
+static int parse_fd(int fd, const char *name, size_t cap, bool head_only,
+		    struct xarch_elf_info *ret, struct xarch_error *err)
 {
 	struct stat st;
 	const char *subject = name ? name : "file";
@@ -637,7 +651,7 @@ int xarch_elf_parse_fd(int fd, const char *name, struct xarch_elf_info *ret,
 	if (!S_ISREG(st.st_mode))
 		return xarch_err(err, ENOEXEC, "'%s' is not a regular file", subject);
 	uint64_t size = st.st_size > 0 ? (uint64_t)st.st_size : 0;
-	size_t want = size > XARCH_ELF_MAX_FILE ? XARCH_ELF_MAX_FILE : (size_t)size;
+	size_t want = size > cap ? cap : (size_t)size;
 	_cleanup_free_ uint8_t *buf = malloc(want ? want : 1);
 	if (!buf)
 		return xarch_err(err, ENOMEM, "out of memory reading '%s'", subject);
@@ -652,9 +666,28 @@ int xarch_elf_parse_fd(int fd, const char *name, struct xarch_elf_info *ret,
 			break; /* shrank while we read */
 		got += (size_t)r;
 	}
-	struct elf_ctx c = {
-	    .buf = buf, .len = got, .file_size = got < want ? got : size, .name = name, .err = err};
+	struct elf_ctx c = { .buf = buf,
+			     .len = got,
+			     .file_size = got < want ? got : size,
+			     .name = name,
+			     .head_only = head_only,
+			     .err = err };
 	return parse(&c, ret);
+}
+
+int xarch_elf_parse_fd(int fd, const char *name, struct xarch_elf_info *ret,
+		       struct xarch_error *err)
+{
+	return parse_fd(fd, name, XARCH_ELF_MAX_FILE, false, ret, err);
+}
+
+int xarch_elf_parse_head_file(const char *path, struct xarch_elf_info *ret,
+			      struct xarch_error *err)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return xarch_err_sys(err, errno, "cannot open '%s'", path);
+	return parse_fd(fd, path, XARCH_ELF_HEAD_BYTES, true, ret, err);
 }
 
 int xarch_elf_parse_file(const char *path, struct xarch_elf_info *ret, struct xarch_error *err)

@@ -149,7 +149,7 @@ int xa_strcpy(char *dst, size_t len, const char *src)
 int xa_is_static_elf(const char *path)
 {
 	struct xarch_elf_info info;
-	int r = xarch_elf_parse_file(path, &info, NULL);
+	int r = xarch_elf_parse_head_file(path, &info, NULL);
 	if (r < 0)
 		return r;
 	r = info.interp == NULL;

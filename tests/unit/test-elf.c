@@ -856,8 +856,32 @@ static void rm_rf(const char *path)
 		waitpid(pid, &st, 0);
 }
 
+/* The header-only parse agrees with the full one on what it reports. */
+static void test_head_only(void)
+{
+	const char *files[] = { "/bin/sh", "/proc/self/exe" };
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		struct xarch_elf_info full, head;
+		struct xarch_error err = { 0 };
+		if (xarch_elf_parse_file(files[i], &full, &err) < 0) {
+			SKIP("%s: %s", files[i], err.msg);
+			continue;
+		}
+		CHECK_INT(xarch_elf_parse_head_file(files[i], &head, &err), 0, "%s: head parse",
+			  files[i]);
+		CHECK(head.arch == full.arch && head.type == full.type &&
+			      head.machine == full.machine && head.pie == full.pie,
+		      "%s: same arch, type, PIE", files[i]);
+		CHECK_STR(head.interp, full.interp, "%s: same interpreter", files[i]);
+		CHECK_INT(head.n_needed, 0, "%s: no libraries read", files[i]);
+		xarch_elf_info_release(&full);
+		xarch_elf_info_release(&head);
+	}
+}
+
 int main(void)
 {
+	test_head_only();
 	test_valid();
 	test_types();
 	test_abi();
