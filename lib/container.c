@@ -911,7 +911,9 @@ static void init_forward(int sig)
 
 static void mini_init(int repfd, const sigset_t *mask)
 {
-	pid_t c = fork();
+	/* CLONE_VFORK: this process sleeps until the command has exec'ed, so
+	 * the command starts at once on this CPU instead of waking another */
+	pid_t c = (pid_t)syscall(SYS_clone, CLONE_VFORK | SIGCHLD, NULL, NULL, NULL, 0);
 	if (c < 0)
 		return; /* run the command as PID 1 then */
 	if (c == 0)
@@ -1003,11 +1005,11 @@ static void child_main(const struct plan *p, int repfd, int syncfd, int ptysock,
 			  prog, p->entry);
 		child_fail(repfd, STAGE_CMD, &err);
 	}
-	if (cpus)
-		sched_setaffinity(0, sizeof(*cpus), cpus);
 	umask(umask_saved);
 	if (o->init == XARCH_INIT_YES || (o->init == XARCH_INIT_AUTO && p->mode != RUN_NATIVE))
 		mini_init(repfd, mask);
+	if (cpus)
+		sched_setaffinity(0, sizeof(*cpus), cpus);
 	sigprocmask(SIG_SETMASK, mask, NULL);
 	syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
 	execve(prog, p->argv, p->envp);
