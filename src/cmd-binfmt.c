@@ -160,6 +160,7 @@ static int run_cmd(char **cmd)
 	const char *const *argv = cmd && cmd[0] ? (const char *const *)cmd : dflt;
 	struct xarch_error err = { 0 };
 	int st;
+	fflush(NULL); /* our report first, also when stdout is a pipe */
 	int r = xarch_spawn_wait(argv, NULL, &st, &err);
 	if (r < 0) /* the shell's convention: 127 not found, 126 not runnable */
 		return die_err(&err, r), r == -ENOENT ? 127 : 126;
