@@ -19,6 +19,7 @@ static const struct command commands[] = {
 	{ "doctor", cmd_doctor, "check this host and print the fix for each problem" },
 	{ "exec", cmd_exec, "run a foreign binary through qemu-user with a sysroot" },
 	{ "inspect", cmd_inspect, "explain an ELF file: arch, ABI, interpreter, libraries" },
+	{ "pull", cmd_pull, "unpack a rootfs tarball or an image into a new directory" },
 	{ "run", cmd_run, "run a foreign-arch root filesystem as a container" },
 	{ "help", cmd_help, "show help for a command" },
 	{ "version", cmd_version, "print the version" },

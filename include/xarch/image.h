@@ -16,11 +16,23 @@
 
 /* ---- layers (lib/layer.c) ------------------------------------------------ */
 
+/* What was left out on purpose (filled when opts->stats is not NULL,
+ * added to across layers; zero it first). */
+struct xarch_layer_stats {
+	uint64_t entries;	  /* tar entries read */
+	uint64_t whiteouts;	  /* .wh.NAME and opaque markers applied */
+	uint64_t skipped_devices; /* device nodes skipped: not privileged */
+	uint64_t skipped_xattrs;  /* not user.* unprivileged, or the fs refused */
+	uint64_t skipped_other;	  /* sockets, reserved .wh..wh.* names */
+};
+
 struct xarch_layer_opts {
 	bool privileged;	/* create device nodes, set any owner (root, not userns) */
 	bool keep_owner;	/* chown entries to the ids in the tar (default when root) */
+	bool plain_tar;		/* a rootfs tarball, not a layer: .wh. names are files */
 	void (*progress)(void *data, uint64_t done, uint64_t total); /* may be NULL */
 	void *progress_data;
+	struct xarch_layer_stats *stats; /* may be NULL */
 };
 
 /* Apply one layer (a tar, optionally gzip/xz/zstd/bzip2-compressed, read

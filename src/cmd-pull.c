@@ -1,0 +1,221 @@
+// SPDX-License-Identifier: MIT
+/* xarch pull [OPTIONS] SRC DIR: unpack an image or a rootfs tarball into a new DIR. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "xarch.h"
+#include "xarch/image.h"
+#include "xarch/oci.h"
+
+/* Image sources: one row per transport prefix ("tar:", and the OCI ones
+ * in oci.c).  `ref` is SRC without the prefix. */
+struct transport {
+	const char *prefix;
+	int (*pull)(const char *ref, const char *dest, struct xarch_layer_opts *o,
+		    struct xarch_error *err);
+	const char *summary;
+};
+
+static int pull_tar(const char *ref, const char *dest, struct xarch_layer_opts *o,
+		    struct xarch_error *err)
+{
+	/* a rootfs tarball, not a layer: .wh.* are ordinary names */
+	o->plain_tar = true;
+	const char *layers[] = {ref};
+	return xarch_layers_unpack(layers, 1, dest, o, err);
+}
+
+static const char *pull_platform; /* --platform, for images */
+
+static int pull_image(const char *transport, const char *ref, const char *dest,
+		      struct xarch_layer_opts *o, struct xarch_error *err)
+{
+	char src[4400];
+	if (snprintf(src, sizeof(src), "%s:%s", transport, ref) >= (int)sizeof(src))
+		return xarch_err(err, ENAMETOOLONG, "image reference too long");
+	struct xarch_image_opts io = {.platform = pull_platform};
+	return xarch_image_pull(src, dest, &io, o, err);
+}
+
+static int pull_oci(const char *ref, const char *dest, struct xarch_layer_opts *o,
+		    struct xarch_error *err)
+{
+	return pull_image("oci", ref, dest, o, err);
+}
+
+static int pull_oci_archive(const char *ref, const char *dest, struct xarch_layer_opts *o,
+			    struct xarch_error *err)
+{
+	return pull_image("oci-archive", ref, dest, o, err);
+}
+
+static int pull_docker_archive(const char *ref, const char *dest, struct xarch_layer_opts *o,
+			       struct xarch_error *err)
+{
+	return pull_image("docker-archive", ref, dest, o, err);
+}
+
+static const struct transport transports[] = {
+    {"tar:", pull_tar, "a rootfs tarball (tar, .gz, .xz, .zst, .bz2) as one layer"},
+    {"oci:", pull_oci, "DIR[:TAG]: an OCI image layout"},
+    {"oci-archive:", pull_oci_archive, "FILE[:TAG]: a tar of an OCI image layout"},
+    {"docker-archive:", pull_docker_archive, "FILE[:REF]: what docker save writes"},
+};
+
+static void help(void)
+{
+	puts("usage: xarch pull [-q] [-v] [--platform P] SRC DIR\n\n"
+	     "Unpack SRC into DIR, which must not exist: the tree is built next to it and\n"
+	     "renamed into place, so on failure DIR does not exist.  Owners are kept when\n"
+	     "run as root; unprivileged, device nodes and xattrs other than user.* are\n"
+	     "skipped (and counted).\n\nsources:");
+	for (size_t i = 0; i < sizeof(transports) / sizeof(transports[0]); i++)
+		printf("  %-16s %s\n", transports[i].prefix, transports[i].summary);
+	puts("\n  --platform P    image for P (linux/arm64/v8, riscv64, ...); default: the\n"
+	     "                  host's from an index, or a lone image of any arch\n"
+	     "  -q, --quiet     no progress on a terminal\n"
+	     "  -v, --verbose   also report skipped xattrs and other entries\n"
+	     "  -h, --help");
+}
+
+struct meter {
+	const char *what;
+	struct timespec last;
+	bool shown;
+};
+
+static void human(uint64_t n, char *buf, size_t len)
+{
+	if (n < 1024)
+		snprintf(buf, len, "%llu B", (unsigned long long)n);
+	else if (n < (1u << 20))
+		snprintf(buf, len, "%.1f KiB", (double)n / 1024);
+	else if (n < (1ull << 30))
+		snprintf(buf, len, "%.1f MiB", (double)n / (1 << 20));
+	else
+		snprintf(buf, len, "%.2f GiB", (double)n / (1 << 30));
+}
+
+static void show_progress(void *data, uint64_t done, uint64_t total)
+{
+	struct meter *m = data;
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	long ms = (now.tv_sec - m->last.tv_sec) * 1000 + (now.tv_nsec - m->last.tv_nsec) / 1000000;
+	if (m->shown && ms < 100 && done < total)
+		return;
+	m->last = now;
+	m->shown = true;
+	char d[32], t[32];
+	human(done, d, sizeof(d));
+	if (total) {
+		human(total, t, sizeof(t));
+		fprintf(stderr, "\r%s: %s / %s (%u%%)\033[K", m->what, d, t,
+			(unsigned)(done >= total ? 100 : done * 100 / total));
+	} else {
+		fprintf(stderr, "\r%s: %s\033[K", m->what, d);
+	}
+}
+
+/* Real root, not root in a user namespace (which cannot mknod). */
+static bool privileged(void)
+{
+	if (geteuid() != 0)
+		return false;
+	FILE *f = fopen("/proc/self/uid_map", "re");
+	if (!f)
+		return true;
+	unsigned long a = 0, b = 0, n = 0;
+	int k = fscanf(f, "%lu %lu %lu", &a, &b, &n);
+	fclose(f);
+	return k == 3 && a == 0 && b == 0 && n == 4294967295ul;
+}
+
+int cmd_pull(int argc, char **argv)
+{
+	/* clang-format off */
+	static const struct option opts[] = {
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "platform", required_argument, NULL, 'P' },
+		{ 0 },
+	};
+	/* clang-format on */
+	bool quiet = false, verbose = false;
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "qvh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'q':
+			quiet = true;
+			break;
+		case 'v':
+			verbose = true;
+			break;
+		case 'h':
+			help();
+			return 0;
+		case 'P':
+			pull_platform = optarg;
+			break;
+		default:
+			return usage_error("pull", "bad option");
+		}
+	}
+	if (argc - optind != 2)
+		return usage_error("pull", "need a source and a directory");
+	const char *src = argv[optind], *dest = argv[optind + 1];
+	const struct transport *t = NULL;
+	for (size_t i = 0; i < sizeof(transports) / sizeof(transports[0]); i++)
+		if (strncmp(src, transports[i].prefix, strlen(transports[i].prefix)) == 0)
+			t = &transports[i];
+	if (!t)
+		return usage_error(
+		    "pull",
+		    "unknown source '%s'; sources start with tar:, oci:, oci-archive: "
+		    "or docker-archive:",
+		    src);
+	const char *ref = src + strlen(t->prefix);
+	if (!*ref || !*dest)
+		return usage_error("pull", "empty source or directory");
+
+	struct xarch_layer_stats stats = {0};
+	struct meter m = {.what = ref};
+	struct xarch_layer_opts o = {
+	    .privileged = privileged(),
+	    .keep_owner = geteuid() == 0,
+	    .stats = &stats,
+	};
+	if (!quiet && is_tty(STDERR_FILENO)) {
+		o.progress = show_progress;
+		o.progress_data = &m;
+	}
+	struct xarch_error err = {0};
+	int r = t->pull(ref, dest, &o, &err);
+	if (m.shown)
+		fputc('\n', stderr);
+	if (r < 0)
+		return die_err(&err, r);
+	if (stats.skipped_devices)
+		warn("skipped %llu device node%s: creating them needs real root",
+		     (unsigned long long)stats.skipped_devices,
+		     stats.skipped_devices == 1 ? "" : "s");
+	if (verbose && stats.skipped_xattrs)
+		warn("skipped %llu xattr%s (not user.* unprivileged, or refused by the filesystem)",
+		     (unsigned long long)stats.skipped_xattrs,
+		     stats.skipped_xattrs == 1 ? "" : "s");
+	if (verbose && stats.skipped_other)
+		warn("skipped %llu socket or reserved entr%s",
+		     (unsigned long long)stats.skipped_other,
+		     stats.skipped_other == 1 ? "y" : "ies");
+	if (verbose)
+		fprintf(stderr, "xarch: %llu entries, %llu whiteouts into '%s'\n",
+			(unsigned long long)stats.entries, (unsigned long long)stats.whiteouts,
+			dest);
+	return 0;
+}
