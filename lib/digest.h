@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: MIT */
+/* Private: SHA-256 for blob digests (digest.c). */
+#ifndef XARCH_DIGEST_H
+#define XARCH_DIGEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct xa_sha256 {
+	uint32_t h[8];
+	uint64_t len;
+	uint8_t buf[64];
+	size_t fill;
+};
+
+void xa_sha256_init(struct xa_sha256 *c);
+void xa_sha256_update(struct xa_sha256 *c, const void *data, size_t n);
+void xa_sha256_final(struct xa_sha256 *c, uint8_t out[32]);
+/* final, as 64 lowercase hex digits */
+void xa_sha256_hex(struct xa_sha256 *c, char out[65]);
+void xa_sha256_buf_hex(const void *data, size_t n, char out[65]);
+
+#endif
