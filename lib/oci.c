@@ -21,25 +21,25 @@
 #include "xarch/arch.h"
 #include "xarch/oci.h"
 
-#define MT_OCI_INDEX "application/vnd.oci.image.index.v1+json"
-#define MT_OCI_MANIFEST "application/vnd.oci.image.manifest.v1+json"
-#define MT_OCI_CONFIG "application/vnd.oci.image.config.v1+json"
-#define MT_DOCKER_LIST "application/vnd.docker.distribution.manifest.list.v2+json"
+#define MT_OCI_INDEX	   "application/vnd.oci.image.index.v1+json"
+#define MT_OCI_MANIFEST	   "application/vnd.oci.image.manifest.v1+json"
+#define MT_OCI_CONFIG	   "application/vnd.oci.image.config.v1+json"
+#define MT_DOCKER_LIST	   "application/vnd.docker.distribution.manifest.list.v2+json"
 #define MT_DOCKER_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
-#define MT_DOCKER_CONFIG "application/vnd.docker.container.image.v1+json"
-#define REF_NAME "org.opencontainers.image.ref.name"
+#define MT_DOCKER_CONFIG   "application/vnd.docker.container.image.v1+json"
+#define REF_NAME	   "org.opencontainers.image.ref.name"
 
 /* Layer media types we can unpack; anything else (an artifact, a foreign
  * Windows layer) is refused by name rather than unpacked as garbage. */
 static const char *const layer_types[] = {
-	"application/vnd.oci.image.layer.v1.tar",
-	"application/vnd.oci.image.layer.v1.tar+gzip",
-	"application/vnd.oci.image.layer.v1.tar+zstd",
-	"application/vnd.oci.image.layer.nondistributable.v1.tar",
-	"application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
-	"application/vnd.oci.image.layer.nondistributable.v1.tar+zstd",
-	"application/vnd.docker.image.rootfs.diff.tar.gzip",
-	"application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
+    "application/vnd.oci.image.layer.v1.tar",
+    "application/vnd.oci.image.layer.v1.tar+gzip",
+    "application/vnd.oci.image.layer.v1.tar+zstd",
+    "application/vnd.oci.image.layer.nondistributable.v1.tar",
+    "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
+    "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd",
+    "application/vnd.docker.image.rootfs.diff.tar.gzip",
+    "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
 };
 
 bool xarch_digest_valid(const char *d)
@@ -149,16 +149,16 @@ static int get_schema_version(json_object *o, const char *what, struct xarch_err
 	return 0;
 }
 
-static int get_array(json_object *o, const char *key, bool required, size_t max,
-		     const char *what, json_object **ret, size_t *ret_n, struct xarch_error *err)
+static int get_array(json_object *o, const char *key, bool required, size_t max, const char *what,
+		     json_object **ret, size_t *ret_n, struct xarch_error *err)
 {
 	int r = get_field(o, key, json_type_array, required, what, ret, err);
 	if (r < 0)
 		return r;
 	*ret_n = *ret ? json_object_array_length(*ret) : 0;
 	if (*ret_n > max)
-		return xarch_err(err, E2BIG, "%s: \"%s\" has %zu entries, more than %zu", what,
-				 key, *ret_n, max);
+		return xarch_err(err, E2BIG, "%s: \"%s\" has %zu entries, more than %zu", what, key,
+				 *ret_n, max);
 	return 0;
 }
 
@@ -193,9 +193,9 @@ static int parse_descriptor(json_object *o, const char *what, bool need_type,
 	if (p) {
 		if ((r = get_str(p, "os", true, d->os, sizeof(d->os), what, err)) < 0 ||
 		    (r = get_str(p, "architecture", true, d->arch, sizeof(d->arch), what, err)) <
-			    0 ||
+			0 ||
 		    (r = get_str(p, "variant", false, d->variant, sizeof(d->variant), what, err)) <
-			    0)
+			0)
 			return r;
 	}
 	json_object *a;
@@ -323,7 +323,7 @@ int xarch_oci_config_parse(const char *json, size_t len, struct xarch_oci_config
 		return r;
 	if (!json_object_is_type(o, json_type_object))
 		return xarch_err(err, EINVAL, "image config is not a JSON object");
-	struct xarch_oci_config c = { 0 };
+	struct xarch_oci_config c = {0};
 	if ((r = get_str(o, "os", true, c.os, sizeof(c.os), what, err)) < 0 ||
 	    (r = get_str(o, "architecture", true, c.arch, sizeof(c.arch), what, err)) < 0 ||
 	    (r = get_str(o, "variant", false, c.variant, sizeof(c.variant), what, err)) < 0)
@@ -347,8 +347,8 @@ int xarch_oci_config_parse(const char *json, size_t len, struct xarch_oci_config
 		return xarch_err(err, ENOMEM, "out of memory");
 	for (size_t i = 0; i < n; i++) {
 		json_object *v = json_object_array_get_idx(arr, i);
-		const char *s = json_object_is_type(v, json_type_string) ? json_object_get_string(v)
-									 : NULL;
+		const char *s =
+		    json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
 		if (!xarch_digest_valid(s)) {
 			free(c.diff_ids);
 			return xarch_err(err, EINVAL,
@@ -400,7 +400,8 @@ static int platform_parse(const char *s, struct platform *p, struct xarch_error 
 	if (!s) {
 		const struct xarch_arch *h = xarch_arch_host();
 		if (!h)
-			return xarch_err(err, EINVAL, "the host's architecture is unknown; use --platform");
+			return xarch_err(err, EINVAL,
+					 "the host's architecture is unknown; use --platform");
 		xa_strcpy(p->arch, sizeof(p->arch), h->oci_arch ? h->oci_arch : h->name);
 		return 0;
 	}
@@ -411,7 +412,7 @@ static int platform_parse(const char *s, struct platform *p, struct xarch_error 
 		xa_strcpy(p->arch, sizeof(p->arch), a->oci_arch ? a->oci_arch : a->name);
 		return 0;
 	}
-	char parts[3][32] = { "", "", "" };
+	char parts[3][32] = {"", "", ""};
 	int n = 0;
 	for (const char *q = s; n < 3; n++) {
 		size_t l = strcspn(q, "/");
@@ -427,7 +428,7 @@ static int platform_parse(const char *s, struct platform *p, struct xarch_error 
 		if (n == 2)
 			return xarch_err(err, EINVAL, "invalid platform '%s'", s);
 	}
-	static const char *const oses[] = { "linux", "windows", "darwin", "freebsd" };
+	static const char *const oses[] = {"linux", "windows", "darwin", "freebsd"};
 	bool has_os = false;
 	for (size_t i = 0; i < ARRAY_SIZE(oses); i++)
 		has_os |= !strcmp(parts[0], oses[i]);
@@ -522,7 +523,7 @@ static int hash_fd(int fd, uint64_t *ret_size, char ret_hex[65], char ret_diff[6
 		return xarch_err(err, ENOMEM, "out of memory");
 	uint64_t total = 0;
 	enum { UNKNOWN, PLAIN, GZIP, BADGZIP, OTHER } kind = ret_diff ? UNKNOWN : OTHER;
-	z_stream z = { 0 };
+	z_stream z = {0};
 	bool zinit = false;
 	char zerr[100] = "";
 	int r = 0;
@@ -547,8 +548,11 @@ static int hash_fd(int fd, uint64_t *ret_size, char ret_hex[65], char ret_diff[6
 				kind = GZIP;
 			} else if (total == 0 && n >= 4 && !memcmp(buf, "\x28\xb5\x2f\xfd", 4)) {
 				kind = OTHER;
-			} else if (total == 0 && n >= 3 && (!memcmp(buf, "BZh", 3) ||
-							    !memcmp(buf, "\xfd" "7zXZ", 3))) {
+			} else if (total == 0 && n >= 3 &&
+				   (!memcmp(buf, "BZh", 3) || !memcmp(buf,
+								      "\xfd"
+								      "7zXZ",
+								      3))) {
 				kind = OTHER;
 			} else {
 				kind = PLAIN;
@@ -655,15 +659,16 @@ static int layer_verify(int dirfd, const char *path, const char *digest, uint64_
 		return xarch_err(err, EBADMSG, "layer %s is not valid gzip: %s",
 				 digest ? digest : path, diff + 1);
 	if (diff_id && diff[0] && strcmp(diff, diff_id + 7))
-		return xarch_err(err, EBADMSG,
-				 "layer %s does not match its diff_id %s: uncompressed sha256 is %s",
-				 digest ? digest : path, diff_id, diff);
+		return xarch_err(
+		    err, EBADMSG,
+		    "layer %s does not match its diff_id %s: uncompressed sha256 is %s",
+		    digest ? digest : path, diff_id, diff);
 	return 0;
 }
 
 /* Read a small blob named by a descriptor and check it. */
-static int blob_read(int dirfd, const struct xarch_oci_descriptor *d, char **ret,
-		     size_t *ret_len, struct xarch_error *err)
+static int blob_read(int dirfd, const struct xarch_oci_descriptor *d, char **ret, size_t *ret_len,
+		     struct xarch_error *err)
 {
 	if (!xarch_digest_valid(d->digest))
 		return xarch_err(err, EINVAL, "invalid digest '%s'", d->digest);
@@ -685,7 +690,8 @@ static int blob_read(int dirfd, const struct xarch_oci_descriptor *d, char **ret
 	char hex[65];
 	xa_sha256_buf_hex(buf, len, hex);
 	if (strcmp(hex, d->digest + 7))
-		return xarch_err(err, EBADMSG, "blob %s is corrupt: its sha256 is %s", d->digest, hex);
+		return xarch_err(err, EBADMSG, "blob %s is corrupt: its sha256 is %s", d->digest,
+				 hex);
 	*ret = TAKE_PTR(buf);
 	*ret_len = len;
 	return 0;
@@ -694,7 +700,7 @@ static int blob_read(int dirfd, const struct xarch_oci_descriptor *d, char **ret
 /* ---- references -------------------------------------------------------------------- */
 
 struct xarch_image {
-	char *tmpdir;		/* unpacked archive, removed by free */
+	char *tmpdir; /* unpacked archive, removed by free */
 	char **layers;
 	size_t n;
 	char platform[100];
@@ -715,9 +721,9 @@ static int open_docker_archive(struct xarch_image *, const struct xarch_image_re
 			       const struct xarch_image_opts *, struct xarch_error *);
 
 static const struct transport transports[] = {
-	{ "oci", XARCH_IMAGE_OCI, open_oci },
-	{ "oci-archive", XARCH_IMAGE_OCI_ARCHIVE, open_oci_archive },
-	{ "docker-archive", XARCH_IMAGE_DOCKER_ARCHIVE, open_docker_archive },
+    {"oci", XARCH_IMAGE_OCI, open_oci},
+    {"oci-archive", XARCH_IMAGE_OCI_ARCHIVE, open_oci_archive},
+    {"docker-archive", XARCH_IMAGE_DOCKER_ARCHIVE, open_docker_archive},
 };
 
 const char *xarch_image_transport_name(enum xarch_image_transport t)
@@ -741,7 +747,7 @@ int xarch_image_ref_parse(const char *s, struct xarch_image_ref *ret, struct xar
 				 "'%s' is not an image reference: want oci:DIR[:TAG], "
 				 "oci-archive:FILE[:TAG] or docker-archive:FILE[:REF]",
 				 s);
-	struct xarch_image_ref r = { .transport = t->id };
+	struct xarch_image_ref r = {.transport = t->id};
 	const char *path = colon + 1, *tag = strchr(path, ':');
 	size_t plen = tag ? (size_t)(tag - path) : strlen(path);
 	if (plen == 0)
@@ -776,8 +782,8 @@ static int add_layer(struct xarch_image *img, const char *root, const char *rel,
 }
 
 /* After the manifest: read and check the config, every layer, the platform. */
-static int image_finish(struct xarch_image *img, int dirfd, const char *root,
-			const char *cfg_json, size_t cfg_len, char *const *layer_paths,
+static int image_finish(struct xarch_image *img, int dirfd, const char *root, const char *cfg_json,
+			size_t cfg_len, char *const *layer_paths,
 			const struct xarch_oci_descriptor *layer_desc, size_t n,
 			const struct xarch_image_opts *o, struct xarch_error *err)
 {
@@ -786,8 +792,8 @@ static int image_finish(struct xarch_image *img, int dirfd, const char *root,
 	if (r < 0)
 		return r;
 	if (c.n_diff_ids != n) {
-		r = xarch_err(err, EINVAL, "the image has %zu layers but its config %zu diff_ids", n,
-			      c.n_diff_ids);
+		r = xarch_err(err, EINVAL, "the image has %zu layers but its config %zu diff_ids",
+			      n, c.n_diff_ids);
 		goto out;
 	}
 	platform_str(c.os, c.arch, c.variant, img->platform, sizeof(img->platform));
@@ -818,8 +824,9 @@ out:
 	return r;
 }
 
-static int open_layout(struct xarch_image *img, const char *root, const char *tag,
-		       const struct xarch_image_opts *o, struct xarch_error *err)
+/* `shown` names the layout in messages: the archive it came from. */
+static int open_layout(struct xarch_image *img, const char *root, const char *shown,
+		       const char *tag, const struct xarch_image_opts *o, struct xarch_error *err)
 {
 	_cleanup_close_ int dirfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dirfd < 0)
@@ -828,18 +835,24 @@ static int open_layout(struct xarch_image *img, const char *root, const char *ta
 	size_t len, mlen, clen;
 	int r = xa_read_file_at(dirfd, "oci-layout", 4096, &layout, &len, err);
 	if (r < 0) {
-		xarch_err(err, -r, "'%s' is not an OCI image layout: no oci-layout file", root);
+		xarch_err(err, -r, "'%s' is not an OCI image layout: no oci-layout file", shown);
 		return r;
 	}
-	if (!strstr(layout, "\"imageLayoutVersion\""))
-		return xarch_err(err, EINVAL, "'%s/oci-layout' has no imageLayoutVersion", root);
+	_cleanup_json_ json_object *lo = NULL;
+	char version[32];
+	if ((r = json_parse(layout, len, "oci-layout", &lo, err)) < 0 ||
+	    (r = get_str(lo, "imageLayoutVersion", true, version, sizeof(version), "oci-layout",
+			 err)) < 0) {
+		xarch_err_hint(err, "in '%s'", shown);
+		return r;
+	}
 	r = xa_read_file_at(dirfd, "index.json", XARCH_OCI_JSON_MAX, &json, &len, err);
 	if (r < 0)
 		return r;
-	struct xarch_oci_index x = { 0 }, sel = { 0 };
+	struct xarch_oci_index x = {0}, sel = {0};
 	r = xarch_oci_index_parse(json, len, &x, err);
 	if (r < 0) {
-		xarch_err_hint(err, " ('%s/index.json')", root);
+		xarch_err_hint(err, "in '%s'", shown);
 		return r;
 	}
 	/* the tag filters index.json's entries; the rest is platform choice */
@@ -859,7 +872,7 @@ static int open_layout(struct xarch_image *img, const char *root, const char *ta
 					 used ? ", " : "", x.manifests[i].ref_name);
 			used += m > 0 ? (size_t)m : 0;
 		}
-		r = xarch_err(err, ENOENT, "no image tagged '%s' in '%s'; it has %s", tag, root,
+		r = xarch_err(err, ENOENT, "no image tagged '%s' in '%s'; it has %s", tag, shown,
 			      x.n ? list : "none");
 		goto out;
 	}
@@ -881,7 +894,7 @@ static int open_layout(struct xarch_image *img, const char *root, const char *ta
 		if (!is_index_type(d.media_type))
 			break;
 		if (depth >= 2) {
-			r = xarch_err(err, ELOOP, "image indexes nested too deep in '%s'", root);
+			r = xarch_err(err, ELOOP, "image indexes nested too deep in '%s'", shown);
 			goto out;
 		}
 		_cleanup_free_ char *sub = NULL;
@@ -897,7 +910,7 @@ static int open_layout(struct xarch_image *img, const char *root, const char *ta
 		goto out;
 	struct xarch_oci_manifest m;
 	if ((r = xarch_oci_manifest_parse(mjson, mlen, &m, err)) < 0) {
-		xarch_err_hint(err, " (%s)", d.digest);
+		xarch_err_hint(err, "manifest %s", d.digest);
 		goto out;
 	}
 	r = blob_read(dirfd, &m.config, &cjson, &clen, err);
@@ -913,7 +926,7 @@ out:
 static int open_oci(struct xarch_image *img, const struct xarch_image_ref *ref,
 		    const struct xarch_image_opts *o, struct xarch_error *err)
 {
-	return open_layout(img, ref->path, ref->tag, o, err);
+	return open_layout(img, ref->path, ref->path, ref->tag, o, err);
 }
 
 /* ---- archives ------------------------------------------------------------------------- */
@@ -995,8 +1008,13 @@ static int extract_archive(const char *file, int dirfd, struct xarch_error *err)
 	} *links = NULL;
 	size_t n_links = 0;
 	if (archive_read_open_filename(a, file, 1 << 16) != ARCHIVE_OK) {
-		r = xarch_err(err, archive_errno(a) > 0 ? archive_errno(a) : EINVAL,
-			      "cannot read '%s': %s", file, archive_error_string(a));
+		if (archive_errno(a) == EILSEQ) /* libarchive: unrecognized format */
+			r = xarch_err(err, EINVAL, "'%s' is not a tar archive", file);
+		else if (archive_errno(a) > 0)
+			r = xarch_err_sys(err, archive_errno(a), "cannot open '%s'", file);
+		else
+			r = xarch_err(err, EINVAL, "cannot read '%s': %s", file,
+				      archive_error_string(a));
 		goto out;
 	}
 	struct archive_entry *e;
@@ -1053,9 +1071,8 @@ static int extract_archive(const char *file, int dirfd, struct xarch_error *err)
 			goto out;
 		}
 		unlinkat(dirfd, name, 0);
-		_cleanup_close_ int fd = openat(dirfd, name,
-						O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-						0600);
+		_cleanup_close_ int fd =
+		    openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 		if (fd < 0) {
 			r = xarch_err_sys(err, errno, "cannot create '%s'", name);
 			goto out;
@@ -1150,7 +1167,7 @@ static int open_oci_archive(struct xarch_image *img, const struct xarch_image_re
 	int r = unpack_archive(img, ref->path, o, &fd, err);
 	if (r < 0)
 		return r;
-	return open_layout(img, img->tmpdir, ref->tag, o, err);
+	return open_layout(img, img->tmpdir, ref->path, ref->tag, o, err);
 }
 
 /* Does a RepoTags entry name `want`?  "t" means "t:latest", and
@@ -1158,7 +1175,7 @@ static int open_oci_archive(struct xarch_image *img, const struct xarch_image_re
 static bool tag_matches(const char *have, const char *want)
 {
 	char a[512], b[512];
-	const char *pre[] = { "docker.io/library/", "docker.io/", "" };
+	const char *pre[] = {"docker.io/library/", "docker.io/", ""};
 	for (int i = 0; i < 2; i++) {
 		const char *s = i ? want : have;
 		char *dst = i ? b : a;
@@ -1191,7 +1208,8 @@ static int docker_manifest_select(json_object *root, const char *tag, json_objec
 	for (size_t i = 0; i < n; i++) {
 		json_object *e = json_object_array_get_idx(root, i), *tags;
 		if (!json_object_is_type(e, json_type_object))
-			return xarch_err(err, EINVAL, "manifest.json entry %zu is not an object", i);
+			return xarch_err(err, EINVAL, "manifest.json entry %zu is not an object",
+					 i);
 		if (!tag || !*tag) {
 			if (n > 1)
 				return xarch_err(err, EINVAL,
@@ -1243,7 +1261,7 @@ static int open_docker_archive(struct xarch_image *img, const struct xarch_image
 	size_t len, clen;
 	if (faccessat(fd, "manifest.json", F_OK, 0) < 0) {
 		if (faccessat(fd, "index.json", F_OK, 0) == 0)
-			return open_layout(img, img->tmpdir, ref->tag, o, err);
+			return open_layout(img, img->tmpdir, ref->path, ref->tag, o, err);
 		return xarch_err(err, EINVAL, "'%s' is not a docker archive: no manifest.json",
 				 ref->path);
 	}
@@ -1270,8 +1288,8 @@ static int open_docker_archive(struct xarch_image *img, const struct xarch_image
 		return xarch_err(err, ENOMEM, "out of memory");
 	for (size_t i = 0; i < n; i++) {
 		json_object *l = json_object_array_get_idx(layers, i);
-		const char *s = json_object_is_type(l, json_type_string) ? json_object_get_string(l)
-									 : NULL;
+		const char *s =
+		    json_object_is_type(l, json_type_string) ? json_object_get_string(l) : NULL;
 		if (!safe_relpath(s))
 			return xarch_err(err, EINVAL, "manifest.json: layer %zu has an unsafe path",
 					 i);
@@ -1351,7 +1369,7 @@ int xarch_image_pull(const char *src, const char *dest, const struct xarch_image
 		return xarch_err(err, EEXIST, "'%s' already exists", dest);
 	/* unpack archives next to the destination: same filesystem, and it
 	 * has room for the image if it has room for the tree */
-	struct xarch_image_opts opts = o ? *o : (struct xarch_image_opts){ 0 };
+	struct xarch_image_opts opts = o ? *o : (struct xarch_image_opts){0};
 	_cleanup_free_ char *parent = strdup(dest);
 	if (!parent)
 		return xarch_err(err, ENOMEM, "out of memory");

@@ -17,21 +17,21 @@
 #include "xarch/error.h"
 #include "xarch/image.h"
 
-#define XARCH_OCI_JSON_MAX (4u << 20)	/* index, manifest, config */
-#define XARCH_OCI_LAYERS_MAX 512	/* layers of one image */
-#define XARCH_OCI_MANIFESTS_MAX 1024	/* entries of one index */
-#define XARCH_DIGEST_LEN 71		/* "sha256:" + 64 hex digits */
+#define XARCH_OCI_JSON_MAX	(4u << 20) /* index, manifest, config */
+#define XARCH_OCI_LAYERS_MAX	512	   /* layers of one image */
+#define XARCH_OCI_MANIFESTS_MAX 1024	   /* entries of one index */
+#define XARCH_DIGEST_LEN	71	   /* "sha256:" + 64 hex digits */
 
 enum xarch_image_transport {
-	XARCH_IMAGE_OCI,		/* oci:DIR[:TAG] */
-	XARCH_IMAGE_OCI_ARCHIVE,	/* oci-archive:FILE[:TAG] */
-	XARCH_IMAGE_DOCKER_ARCHIVE,	/* docker-archive:FILE[:REF] */
+	XARCH_IMAGE_OCI,	    /* oci:DIR[:TAG] */
+	XARCH_IMAGE_OCI_ARCHIVE,    /* oci-archive:FILE[:TAG] */
+	XARCH_IMAGE_DOCKER_ARCHIVE, /* docker-archive:FILE[:REF] */
 };
 
 struct xarch_image_ref {
 	enum xarch_image_transport transport;
 	char path[4096];
-	char tag[256];		/* "" when none was given */
+	char tag[256]; /* "" when none was given */
 };
 
 /* Parse "TRANSPORT:PATH[:TAG]" (skopeo's syntax for these transports). */
@@ -59,7 +59,7 @@ struct xarch_oci_index {
 };
 
 struct xarch_oci_manifest {
-	bool docker;	/* Docker v2 schema2 rather than OCI */
+	bool docker; /* Docker v2 schema2 rather than OCI */
 	struct xarch_oci_descriptor config;
 	size_t n_layers;
 	struct xarch_oci_descriptor *layers;
@@ -95,8 +95,8 @@ int xarch_blob_verify_fd(int fd, const char *digest, uint64_t size, struct xarch
 /* ---- images ---------------------------------------------------------------- */
 
 struct xarch_image_opts {
-	const char *platform;	/* NULL: the host's, but a lone image of any arch is taken */
-	const char *tmpdir;	/* where archives are unpacked; NULL: $TMPDIR or /var/tmp */
+	const char *platform; /* NULL: the host's, but a lone image of any arch is taken */
+	const char *tmpdir;   /* where archives are unpacked; NULL: $TMPDIR or /var/tmp */
 };
 
 struct xarch_image;

@@ -14,8 +14,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const char *const platforms[] = { "linux/amd64", "linux/arm64/v8", "arm/v6",
-						 "riscv64", "windows/amd64", NULL };
+	static const char *const platforms[] = {"linux/amd64", "linux/arm64/v8", "arm/v6",
+						"riscv64",     "windows/amd64",	 NULL};
 	const char *s = (const char *)data;
 	struct xarch_error err;
 	struct xarch_oci_index x;
