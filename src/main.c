@@ -18,6 +18,7 @@ static const struct command commands[] = {
 	{ "binfmt", cmd_binfmt, "register qemu-user in binfmt_misc (host or private namespace)" },
 	{ "doctor", cmd_doctor, "check this host and print the fix for each problem" },
 	{ "exec", cmd_exec, "run a foreign binary through qemu-user with a sysroot" },
+	{ "export", cmd_export, "write a rootfs directory as a tarball or a container image" },
 	{ "inspect", cmd_inspect, "explain an ELF file: arch, ABI, interpreter, libraries" },
 	{ "pull", cmd_pull, "unpack a rootfs tarball or an image into a new directory" },
 	{ "run", cmd_run, "run a foreign-arch root filesystem as a container" },
