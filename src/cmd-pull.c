@@ -10,6 +10,7 @@
 #include "xarch.h"
 #include "xarch/image.h"
 #include "xarch/oci.h"
+#include "xarch/registry.h"
 
 /* Image sources: one row per transport prefix ("tar:", and the OCI ones
  * in oci.c).  `ref` is SRC without the prefix. */
@@ -30,6 +31,8 @@ static int pull_tar(const char *ref, const char *dest, struct xarch_layer_opts *
 }
 
 static const char *pull_platform; /* --platform, for images */
+static const char *pull_creds;	  /* --creds USER:PASS, for registries */
+static bool pull_insecure;	  /* --insecure: plain http registry */
 
 static int pull_image(const char *transport, const char *ref, const char *dest,
 		      struct xarch_layer_opts *o, struct xarch_error *err)
@@ -59,11 +62,20 @@ static int pull_docker_archive(const char *ref, const char *dest, struct xarch_l
 	return pull_image("docker-archive", ref, dest, o, err);
 }
 
+static int pull_docker(const char *ref, const char *dest, struct xarch_layer_opts *o,
+		       struct xarch_error *err)
+{
+	struct xarch_registry_opts ro = {
+	    .creds = pull_creds, .insecure = pull_insecure, .platform = pull_platform};
+	return xarch_registry_pull(ref, dest, &ro, o, err);
+}
+
 static const struct transport transports[] = {
     {"tar:", pull_tar, "a rootfs tarball (tar, .gz, .xz, .zst, .bz2) as one layer"},
     {"oci:", pull_oci, "DIR[:TAG]: an OCI image layout"},
     {"oci-archive:", pull_oci_archive, "FILE[:TAG]: a tar of an OCI image layout"},
     {"docker-archive:", pull_docker_archive, "FILE[:REF]: what docker save writes"},
+    {"docker://", pull_docker, "HOST[:PORT]/NAME[:TAG|@DIGEST]: a registry (API v2)"},
 };
 
 static void help(void)
@@ -77,6 +89,8 @@ static void help(void)
 		printf("  %-16s %s\n", transports[i].prefix, transports[i].summary);
 	puts("\n  --platform P    image for P (linux/arm64/v8, riscv64, ...); default: the\n"
 	     "                  host's from an index, or a lone image of any arch\n"
+	     "  --creds U:P     registry credentials (default: ~/.docker/config.json)\n"
+	     "  --insecure      registry over plain http (loopback hosts always are)\n"
 	     "  -q, --quiet     no progress on a terminal\n"
 	     "  -v, --verbose   also report skipped xattrs and other entries\n"
 	     "  -h, --help");
@@ -143,6 +157,8 @@ int cmd_pull(int argc, char **argv)
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "platform", required_argument, NULL, 'P' },
+		{ "creds", required_argument, NULL, 'C' },
+		{ "insecure", no_argument, NULL, 'I' },
 		{ 0 },
 	};
 	/* clang-format on */
@@ -163,6 +179,12 @@ int cmd_pull(int argc, char **argv)
 		case 'P':
 			pull_platform = optarg;
 			break;
+		case 'C':
+			pull_creds = optarg;
+			break;
+		case 'I':
+			pull_insecure = true;
+			break;
 		default:
 			return usage_error("pull", "bad option");
 		}
@@ -177,8 +199,8 @@ int cmd_pull(int argc, char **argv)
 	if (!t)
 		return usage_error(
 		    "pull",
-		    "unknown source '%s'; sources start with tar:, oci:, oci-archive: "
-		    "or docker-archive:",
+		    "unknown source '%s'; sources start with tar:, oci:, oci-archive:, "
+		    "docker-archive: or docker://",
 		    src);
 	const char *ref = src + strlen(t->prefix);
 	if (!*ref || !*dest)
