@@ -21,6 +21,7 @@ static const struct command commands[] = {
 	{ "export", cmd_export, "write a rootfs directory as a tarball or a container image" },
 	{ "inspect", cmd_inspect, "explain an ELF file: arch, ABI, interpreter, libraries" },
 	{ "pull", cmd_pull, "unpack a rootfs tarball or an image into a new directory" },
+	{ "push", cmd_push, "upload an OCI layout's image to a registry" },
 	{ "run", cmd_run, "run a foreign-arch root filesystem as a container" },
 	{ "help", cmd_help, "show help for a command" },
 	{ "version", cmd_version, "print the version" },

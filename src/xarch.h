@@ -24,6 +24,7 @@ int cmd_exec(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_pull(int argc, char **argv);
+int cmd_push(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 
 /* "xarch: <msg>" on stderr; returns 1 (the failure exit code). */
