@@ -704,6 +704,7 @@ struct xarch_image {
 	char **layers;
 	size_t n;
 	char platform[100];
+	char digest[XARCH_DIGEST_LEN + 1]; /* manifest's, or config's for docker-archive */
 };
 
 struct transport {
@@ -908,6 +909,7 @@ static int open_layout(struct xarch_image *img, const char *root, const char *sh
 
 	if ((r = blob_read(dirfd, &d, &mjson, &mlen, err)) < 0)
 		goto out;
+	memcpy(img->digest, d.digest, sizeof(img->digest));
 	struct xarch_oci_manifest m;
 	if ((r = xarch_oci_manifest_parse(mjson, mlen, &m, err)) < 0) {
 		xarch_err_hint(err, "manifest %s", d.digest);
@@ -1304,6 +1306,8 @@ static int open_docker_archive(struct xarch_image *img, const struct xarch_image
 			return xarch_err(err, EBADMSG, "config %s is corrupt: its sha256 is %s",
 					 want, hex);
 	}
+	xa_sha256_buf_hex(cjson, clen, hex);
+	snprintf(img->digest, sizeof(img->digest), "sha256:%s", hex);
 	/* layer names are not digests in every docker version; their
 	 * diff_ids in the (checked) config are, and are always verified */
 	return image_finish(img, fd, img->tmpdir, cjson, clen, paths, NULL, n, o, err);
@@ -1355,6 +1359,11 @@ const char *const *xarch_image_layers(const struct xarch_image *img, size_t *ret
 const char *xarch_image_platform(const struct xarch_image *img)
 {
 	return img->platform;
+}
+
+const char *xarch_image_digest(const struct xarch_image *img)
+{
+	return img->digest;
 }
 
 int xarch_image_pull(const char *src, const char *dest, const struct xarch_image_opts *o,

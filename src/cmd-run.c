@@ -4,15 +4,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "xarch.h"
 #include "xarch/container.h"
 #include "xarch/rootfs.h"
 #include "xarch/spawn.h"
+#include "xarch/store.h"
 
 static void help(void)
 {
-	puts("usage: xarch run [OPTIONS] ROOTFS [--] [CMD [ARGS...]]\n\n"
+	puts("usage: xarch run [OPTIONS] ROOTFS|SOURCE [--] [CMD [ARGS...]]\n\n"
 	     "Run CMD (default: the user's shell, else /bin/sh) inside the root filesystem\n"
 	     "ROOTFS as a container: its own mount, pid, uts and ipc namespaces, a fresh\n"
 	     "/proc, read-only /sys, a minimal /dev, /tmp on tmpfs, the host's resolv.conf\n"
@@ -34,6 +36,7 @@ static void help(void)
 	     "      --force-arch         run even when the rootfs's arch differs\n"
 	     "      --ephemeral          writes go to a tmpfs overlay, thrown away at exit\n"
 	     "      --readonly           mount ROOTFS read-only\n"
+	     "      --persistent         SOURCE only: keep writes in the stored tree\n"
 	     "      --credential         private binfmt entry with the C flag (sudo, su)\n"
 	     "      --qemu-dir DIR       take qemu-<arch>[-static] from DIR, not PATH\n"
 	     "      --verbose            notes on stderr: binfmt entry, id maps, mounts\n"
@@ -41,7 +44,11 @@ static void help(void)
 	     "                           for emulated arches: qemu cannot die of a signal as\n"
 	     "                           PID 1), or CMD itself as PID 1\n"
 	     "  -h, --help\n\n"
-	     "Options stop at ROOTFS: 'xarch run rootfs ls -l' passes -l to ls.");
+	     "Options stop at ROOTFS: 'xarch run rootfs ls -l' passes -l to ls.\n\n"
+	     "A SOURCE (oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:REF])\n"
+	     "is pulled into the local store once, keyed by digest, and reused (see\n"
+	     "'xarch images').  Stored trees are shared, so SOURCE implies --ephemeral\n"
+	     "unless --persistent is given.");
 }
 
 struct list {
@@ -90,7 +97,8 @@ int cmd_run(int argc, char **argv)
 {
 	/* clang-format off */
 	enum { O_ENV_FILE = 256, O_TMPFS, O_HOSTNAME, O_NETWORK, O_ARCH, O_FORCE_ARCH,
-	       O_EPHEMERAL, O_READONLY, O_CREDENTIAL, O_QEMU_DIR, O_VERBOSE, O_INIT, O_NO_INIT };
+	       O_EPHEMERAL, O_READONLY, O_CREDENTIAL, O_QEMU_DIR, O_VERBOSE, O_INIT, O_NO_INIT,
+	       O_PERSISTENT };
 	static const struct option opts[] = {
 		{ "env", required_argument, NULL, 'e' },
 		{ "env-file", required_argument, NULL, O_ENV_FILE },
@@ -114,6 +122,8 @@ int cmd_run(int argc, char **argv)
 		{ "verbose", no_argument, NULL, O_VERBOSE },
 		{ "init", no_argument, NULL, O_INIT },
 		{ "no-init", no_argument, NULL, O_NO_INIT },
+		{ "persistent", no_argument, NULL, O_PERSISTENT },
+		{ "keep", no_argument, NULL, O_PERSISTENT },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -124,6 +134,8 @@ int cmd_run(int argc, char **argv)
 	char **envv = NULL; /* -e and --env-file entries, in order */
 	struct xarch_error err = {0};
 	int c, r;
+	bool persistent = false;
+	char stored[4200];
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "+e:w:u:v:ith", opts, NULL)) != -1) {
 		switch (c) {
@@ -210,6 +222,9 @@ int cmd_run(int argc, char **argv)
 		case O_NO_INIT:
 			o.init = XARCH_INIT_NO;
 			break;
+		case O_PERSISTENT:
+			persistent = true;
+			break;
 		case 'h':
 			help();
 			return 0;
@@ -220,6 +235,20 @@ int cmd_run(int argc, char **argv)
 	if (optind >= argc)
 		return usage_error("run", "no rootfs given");
 	o.rootfs = argv[optind++];
+	struct stat sb;
+	struct xarch_image_ref ref;
+	if (stat(o.rootfs, &sb) < 0 && xarch_image_ref_parse(o.rootfs, &ref, NULL) == 0) {
+		struct xarch_store_opts so = {.platform = o.arch};
+		bool reused;
+		if ((r = xarch_store_get(o.rootfs, &so, stored, sizeof(stored), &reused, &err)) < 0)
+			return die_err(&err, r);
+		if (o.verbose)
+			fprintf(stderr, "xarch: %s '%s' in the store: %s\n",
+				reused ? "reused" : "pulled", o.rootfs, stored);
+		o.rootfs = stored;
+		/* the stored tree is shared by every run of the image */
+		o.ephemeral = o.ephemeral || !persistent;
+	}
 	if (optind < argc && !strcmp(argv[optind], "--"))
 		optind++;
 	o.argv = (const char *const *)argv + optind;

@@ -22,9 +22,11 @@ int cmd_binfmt_status(int argc, char **argv);
 int cmd_doctor(int argc, char **argv);
 int cmd_exec(int argc, char **argv);
 int cmd_export(int argc, char **argv);
+int cmd_images(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_pull(int argc, char **argv);
 int cmd_push(int argc, char **argv);
+int cmd_rmi(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 
 /* "xarch: <msg>" on stderr; returns 1 (the failure exit code). */

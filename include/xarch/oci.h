@@ -109,6 +109,9 @@ int xarch_image_open(const struct xarch_image_ref *ref, const struct xarch_image
 const char *const *xarch_image_layers(const struct xarch_image *img, size_t *ret_n);
 /* "linux/arm64/v8" of the image's config. */
 const char *xarch_image_platform(const struct xarch_image *img);
+/* "sha256:..." of the manifest (docker-archive: of the config, which
+ * names every layer's diff_id); "" when the transport has none. */
+const char *xarch_image_digest(const struct xarch_image *img);
 /* Removes any temporary files. */
 void xarch_image_free(struct xarch_image *img);
 
