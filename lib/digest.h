@@ -6,11 +6,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* OpenSSL's SHA256_CTX under a name of our own; the low-level interface
+ * needs no allocation, so a context can live on the stack. */
+#define OPENSSL_SUPPRESS_DEPRECATED
+#include <openssl/sha.h>
+
 struct xa_sha256 {
-	uint32_t h[8];
-	uint64_t len;
-	uint8_t buf[64];
-	size_t fill;
+	SHA256_CTX ctx;
 };
 
 void xa_sha256_init(struct xa_sha256 *c);
