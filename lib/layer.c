@@ -34,6 +34,9 @@
 #include <sys/xattr.h>
 #include <time.h>
 
+#include <zlib.h>
+
+#include "digest.h"
 #include "internal.h"
 #include "xarch/image.h"
 #include "xarch/rootfs.h"
@@ -317,6 +320,7 @@ struct applier {
 	struct dir_rec *dirs;
 	size_t n_dirs, cap_dirs;
 	uint64_t total, reported;
+	const uint64_t *stream_bytes; /* compressed bytes read, when we read the stream */
 };
 
 static void progress(struct applier *ap, bool force)
@@ -324,7 +328,7 @@ static void progress(struct applier *ap, bool force)
 	if (!ap->o->progress)
 		return;
 	la_int64_t b = archive_filter_bytes(ap->a, -1);
-	uint64_t done = b > 0 ? (uint64_t)b : 0;
+	uint64_t done = ap->stream_bytes ? *ap->stream_bytes : b > 0 ? (uint64_t)b : 0;
 	if (!force && done - ap->reported < PROGRESS_STEP)
 		return;
 	ap->reported = done;
@@ -822,11 +826,146 @@ static void applier_release(struct applier *ap)
 	free(ap->dirs);
 }
 
+/* ---- the layer stream, hashed as it is applied ------------------------------- */
+
+/*
+ * With a diff_id to check, the layer reaches libarchive through this reader:
+ * gzip is inflated here (so the uncompressed bytes can be hashed in the same
+ * pass that applies them, instead of inflating every layer twice) and plain
+ * tar passes through hashed.  Other compressions pass through unhashed and
+ * libarchive's own filters decompress them.
+ */
+struct layer_stream {
+	int fd;
+	enum { LS_UNKNOWN, LS_PLAIN, LS_GZIP, LS_OTHER } kind;
+	z_stream z;
+	bool z_init, z_end;
+	struct xa_sha256 sha;
+	uint64_t in_bytes;	/* compressed bytes read, for progress */
+	uint8_t in[128 * 1024];
+	size_t in_len;		/* bytes of `in` not yet given to inflate */
+	uint8_t out[256 * 1024];
+	char error[128];
+};
+
+static ssize_t ls_fill(struct layer_stream *s)
+{
+	ssize_t n;
+	do
+		n = read(s->fd, s->in, sizeof(s->in));
+	while (n < 0 && errno == EINTR);
+	if (n > 0)
+		s->in_bytes += (uint64_t)n;
+	return n;
+}
+
+static la_ssize_t ls_read(struct archive *a, void *data, const void **buf)
+{
+	struct layer_stream *s = data;
+	if (s->kind != LS_GZIP) {
+		ssize_t n = s->in_len ? (ssize_t)s->in_len : ls_fill(s);
+		s->in_len = 0;
+		if (n < 0) {
+			archive_set_error(a, errno, "cannot read the layer");
+			return -1;
+		}
+		if (n > 0 && s->kind == LS_UNKNOWN) {
+			const uint8_t *p = s->in;
+			bool gz = n >= 2 && p[0] == 0x1f && p[1] == 0x8b;
+			bool other = (n >= 4 && !memcmp(p, "\x28\xb5\x2f\xfd", 4)) ||
+				     (n >= 6 && !memcmp(p, "\xfd" "7zXZ\0", 6)) ||
+				     (n >= 3 && !memcmp(p, "BZh", 3));
+			s->kind = gz ? LS_GZIP : other ? LS_OTHER : LS_PLAIN;
+			if (gz) {
+				s->in_len = (size_t)n;
+				return ls_read(a, data, buf);
+			}
+		}
+		if (s->kind == LS_PLAIN && n > 0)
+			xa_sha256_update(&s->sha, s->in, (size_t)n);
+		*buf = s->in;
+		return n;
+	}
+	if (!s->z_init) {
+		if (inflateInit2(&s->z, 15 + 16) != Z_OK) {
+			archive_set_error(a, ENOMEM, "cannot start gzip");
+			return -1;
+		}
+		s->z_init = true;
+		s->z.next_in = s->in;
+		s->z.avail_in = (uInt)s->in_len;
+		s->in_len = 0;
+	}
+	s->z.next_out = s->out;
+	s->z.avail_out = sizeof(s->out);
+	while (s->z.avail_out == sizeof(s->out) && !s->z_end) {
+		if (s->z.avail_in == 0) {
+			ssize_t n = ls_fill(s);
+			if (n < 0) {
+				archive_set_error(a, errno, "cannot read the layer");
+				return -1;
+			}
+			if (n == 0) {
+				archive_set_error(a, EINVAL, "truncated gzip stream");
+				return -1;
+			}
+			s->z.next_in = s->in;
+			s->z.avail_in = (uInt)n;
+		}
+		int zr = inflate(&s->z, Z_NO_FLUSH);
+		if (zr == Z_STREAM_END) {
+			/* another gzip member may follow (multi-member layers) */
+			if (s->z.avail_in == 0) {
+				ssize_t n = ls_fill(s);
+				if (n < 0) {
+					archive_set_error(a, errno, "cannot read the layer");
+					return -1;
+				}
+				s->z.next_in = s->in;
+				s->z.avail_in = (uInt)(n > 0 ? n : 0);
+			}
+			if (s->z.avail_in == 0 || inflateReset(&s->z) != Z_OK)
+				s->z_end = true;
+		} else if (zr != Z_OK && zr != Z_BUF_ERROR) {
+			archive_set_error(a, EINVAL, "invalid gzip data: %s",
+					  s->z.msg ? s->z.msg : "error");
+			return -1;
+		}
+	}
+	size_t got = sizeof(s->out) - s->z.avail_out;
+	xa_sha256_update(&s->sha, s->out, got);
+	*buf = s->out;
+	return (la_ssize_t)got;
+}
+
+/* Read what libarchive left (tar padding after the end marker), so the
+ * hash covers the whole stream, then compare.  0, or -EBADMSG. */
+static int ls_check(struct archive *a, struct layer_stream *s, const char *diff_id,
+		    struct xarch_error *err)
+{
+	const void *buf;
+	la_ssize_t n;
+	while ((n = ls_read(a, s, &buf)) > 0)
+		;
+	if (n < 0)
+		return xarch_err(err, EBADMSG, "layer: %s", archive_error_string(a) ?: "read error");
+	if (s->kind == LS_OTHER)
+		return 0;
+	char hex[65];
+	xa_sha256_hex(&s->sha, hex);
+	if (strncmp(diff_id, "sha256:", 7) || strcmp(hex, diff_id + 7))
+		return xarch_err(err, EBADMSG,
+				 "layer does not match its diff_id %s: uncompressed sha256 is %s",
+				 diff_id, hex);
+	return 0;
+}
+
 int xarch_layer_apply_fd(int rootfd, int fd, const struct xarch_layer_opts *o,
 			 struct xarch_error *err)
 {
 	static const struct xarch_layer_opts defaults;
 	struct xarch_layer_stats scratch = {0};
+	_cleanup_free_ struct layer_stream *ls = NULL;
 	struct applier ap = {.rootfd = rootfd, .o = o ? o : &defaults};
 	ap.st = ap.o->stats ? ap.o->stats : &scratch;
 	struct stat st;
@@ -849,7 +988,20 @@ int xarch_layer_apply_fd(int rootfd, int fd, const struct xarch_layer_opts *o,
 			      archive_error_string(ap.a) ?: "no tar support");
 		goto out;
 	}
-	if (archive_read_open_fd(ap.a, fd, READ_BLOCK) != ARCHIVE_OK) {
+	int opened;
+	if (ap.o->diff_id) {
+		if (!(ls = calloc(1, sizeof(*ls)))) {
+			r = xarch_err(err, ENOMEM, "out of memory");
+			goto out;
+		}
+		ls->fd = fd;
+		xa_sha256_init(&ls->sha);
+		ap.stream_bytes = &ls->in_bytes;
+		opened = archive_read_open(ap.a, ls, NULL, ls_read, NULL);
+	} else {
+		opened = archive_read_open_fd(ap.a, fd, READ_BLOCK);
+	}
+	if (opened != ARCHIVE_OK) {
 		r = xarch_err(err, EINVAL, "cannot read layer: %s",
 			      archive_error_string(ap.a) ?: "unknown format");
 		goto out;
@@ -873,12 +1025,16 @@ int xarch_layer_apply_fd(int rootfd, int fd, const struct xarch_layer_opts *o,
 		printable(ap.entry, ap.prev, sizeof(ap.prev));
 		progress(&ap, false);
 	}
+	if (ls && (r = ls_check(ap.a, ls, ap.o->diff_id, err)) < 0)
+		goto out;
 	if ((r = finish(&ap, err)) < 0)
 		goto out;
 	progress(&ap, true);
 	r = 0;
 out:
 	applier_release(&ap);
+	if (ls && ls->z_init)
+		inflateEnd(&ls->z);
 	return r;
 }
 
@@ -933,7 +1089,9 @@ int xarch_layers_unpack(const char *const *layers, size_t n, const char *dest,
 			goto fail;
 		}
 		struct xarch_error e1 = {0};
-		r = xarch_layer_apply_fd(rootfd, fd, o, &e1);
+		struct xarch_layer_opts lo = o ? *o : (struct xarch_layer_opts){ 0 };
+		lo.diff_id = o && o->diff_ids ? o->diff_ids[i] : NULL;
+		r = xarch_layer_apply_fd(rootfd, fd, &lo, &e1);
 		if (r < 0) {
 			r = xarch_err(err, -r, "%s: %s", layers[i], e1.msg);
 			goto fail;

@@ -319,6 +319,7 @@ int xarch_store_get(const char *src, const struct xarch_store_opts *o, char *ret
 			lo = *o->layer;
 		size_t n;
 		const char *const *layers = xarch_image_layers(img, &n);
+		lo.diff_ids = xarch_image_diff_ids(img);
 		if ((r = xarch_layers_unpack(layers, n, path, &lo, err)) < 0)
 			goto out;
 		int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

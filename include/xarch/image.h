@@ -33,6 +33,12 @@ struct xarch_layer_opts {
 	void (*progress)(void *data, uint64_t done, uint64_t total); /* may be NULL */
 	void *progress_data;
 	struct xarch_layer_stats *stats; /* may be NULL */
+	/* xarch_layer_apply_fd: "sha256:<hex>" the uncompressed stream must
+	 * hash to (checked while applying, in the same pass; gzip and plain tar
+	 * layers — others are not checked), NULL for none.
+	 * xarch_layers_unpack: diff_ids[i] for layers[i], NULL for none. */
+	const char *diff_id;
+	const char *const *diff_ids;
 };
 
 /* Apply one layer (a tar, optionally gzip/xz/zstd/bzip2-compressed, read

@@ -107,6 +107,9 @@ int xarch_image_open(const struct xarch_image_ref *ref, const struct xarch_image
 		     struct xarch_image **ret, struct xarch_error *err);
 /* The verified layer files, bottom first; valid until xarch_image_free(). */
 const char *const *xarch_image_layers(const struct xarch_image *img, size_t *ret_n);
+/* The config's diff_ids, one per layer ("sha256:..."), for
+ * xarch_layer_opts.diff_ids: the applier checks them while it applies. */
+const char *const *xarch_image_diff_ids(const struct xarch_image *img);
 /* "linux/arm64/v8" of the image's config. */
 const char *xarch_image_platform(const struct xarch_image *img);
 /* "sha256:..." of the manifest (docker-archive: of the config, which

@@ -17,7 +17,10 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <zlib.h>
+
 #include "check.h"
+#include "digest.h"
 #include "xarch/image.h"
 
 /* the layer tables below name only the fields they need */
@@ -507,6 +510,49 @@ static void test_filters(void)
 	unlink(p);
 }
 
+/* sha256:<hex> of a file's content after gzip decompression (zlib reads
+ * plain files as they are). */
+static void uncompressed_digest(const char *path, char out[72])
+{
+	struct xa_sha256 c;
+	char hex[65], buf[4096];
+	int n;
+	xa_sha256_init(&c);
+	gzFile g = gzopen(path, "rb");
+	while (g && (n = gzread(g, buf, sizeof(buf))) > 0)
+		xa_sha256_update(&c, buf, (size_t)n);
+	if (g)
+		gzclose(g);
+	xa_sha256_hex(&c, hex);
+	snprintf(out, 72, "sha256:%s", hex);
+}
+
+/* diff_ids are checked while the layer is applied, for gzip and plain tar */
+static void test_diff_id(void)
+{
+	static const char *names[] = {"plain", "gzip"};
+	for (int i = 0; i < 2; i++) {
+		const struct ent e[] = {{"dir", 'd'}, {"dir/file", 'f', "checked"}};
+		const char *p = write_layer("checked", e, 2, i);
+		char good[72];
+		uncompressed_digest(p, good);
+		struct xarch_layer_opts o = unpriv;
+		struct xarch_error err = {0};
+		fresh();
+		o.diff_id = good;
+		CHECK_INT(apply_files(&p, 1, &o, &err), 0, "%s layer with its diff_id %s", names[i],
+			  err.msg);
+		fresh();
+		o.diff_id = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
+		memset(&err, 0, sizeof(err));
+		CHECK_INT(apply_files(&p, 1, &o, &err), -EBADMSG, "%s layer, wrong diff_id",
+			  names[i]);
+		CHECK(strstr(err.msg, "does not match its diff_id") != NULL, "... says so: %s",
+		      err.msg);
+		unlink(p);
+	}
+}
+
 static void test_unpack(void)
 {
 	struct xarch_error err = {0};
@@ -557,6 +603,7 @@ int main(int argc, char **argv)
 	test_links_modes();
 	test_order_and_plain();
 	test_filters();
+	test_diff_id();
 	/* layer files live in tmp: count_dir(tmp) == 2 below needs them gone */
 	for (int i = 0; i < 4; i++)
 		unlink(layer_paths[i]);
