@@ -28,6 +28,7 @@
 #include "internal.h"
 #include "xarch/arch.h"
 #include "xarch/export.h"
+#include "xarch/registry.h"
 #include "xarch/rootfs.h"
 
 #define MT_INDEX    "application/vnd.oci.image.index.v1+json"
@@ -1015,6 +1016,30 @@ static int export_image(int rootfd, const struct xarch_image_ref *ref,
 	return r;
 }
 
+/* docker://: an OCI layout in a temporary directory, pushed, removed. */
+static int export_push(const char *rootfs, const char *dest, const struct xarch_export_opts *o,
+		       struct xarch_export_result *res, struct xarch_error *err)
+{
+	const char *t = getenv("TMPDIR");
+	char tmp[PATH_MAX], dir[PATH_MAX + 8], layout[PATH_MAX + 24];
+	if (xa_snprintf(tmp, sizeof(tmp), "%s/xarch-push-XXXXXX", t && *t == '/' ? t : "/var/tmp") <
+		    0 ||
+	    !mkdtemp(tmp))
+		return xarch_err_sys(err, errno, "cannot create a temporary directory");
+	snprintf(dir, sizeof(dir), "%s/layout", tmp);
+	snprintf(layout, sizeof(layout), "oci:%s:xarch", dir);
+	int r = xarch_export(rootfs, layout, o, res, err);
+	if (r == 0) {
+		struct xarch_registry_opts ro = { .creds = o ? o->creds : NULL,
+						  .insecure = o && o->insecure };
+		r = xarch_registry_push_layout(dir, "xarch", dest, &ro, err);
+	}
+	xa_rm_rf_at(AT_FDCWD, tmp);
+	if (r == 0)
+		snprintf(res->format, sizeof(res->format), "docker");
+	return r;
+}
+
 int xarch_export(const char *rootfs, const char *dest, const struct xarch_export_opts *o,
 		 struct xarch_export_result *ret, struct xarch_error *err)
 {
@@ -1028,6 +1053,8 @@ int xarch_export(const char *rootfs, const char *dest, const struct xarch_export
 			return xarch_err(err, EINVAL, "'%s' names no file", dest);
 		strcpy(res.format, "tar");
 		r = export_tar(rootfd, dest + 4, o, &res, err);
+	} else if (!strncmp(dest, "docker://", 9)) {
+		r = export_push(rootfs, dest, o, &res, err);
 	} else {
 		struct xarch_image_ref ref;
 		if (xarch_image_ref_parse(dest, &ref, err) < 0)

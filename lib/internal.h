@@ -88,6 +88,10 @@ static inline bool xa_ends_with(const char *s, const char *suffix)
 	return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
+/* Remove `name` under `pfd` and everything below it (no symlink is
+ * followed); 0, or -errno of the first failure. */
+int xa_rm_rf_at(int pfd, const char *name);
+
 /* Is the file a statically linked ELF (no PT_INTERP)?  1 yes, 0 no, <0 error. */
 int xa_is_static_elf(const char *path);
 

@@ -893,7 +893,7 @@ static int mkdir_parents_at(int dirfd, const char *rel, bool self)
 	return 0;
 }
 
-static int rm_rf_at(int pfd, const char *name)
+int xa_rm_rf_at(int pfd, const char *name)
 {
 	if (unlinkat(pfd, name, 0) == 0 || errno == ENOENT)
 		return 0;
@@ -908,7 +908,7 @@ static int rm_rf_at(int pfd, const char *name)
 	struct dirent *e;
 	while ((e = readdir(d)))
 		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
-			rm_rf_at(dirfd(d), e->d_name);
+			xa_rm_rf_at(dirfd(d), e->d_name);
 	closedir(d);
 	return unlinkat(pfd, name, AT_REMOVEDIR) < 0 ? -errno : 0;
 }
@@ -1246,7 +1246,7 @@ void xarch_image_free(struct xarch_image *img)
 	free(img->layers);
 	free(img->diff_ids);
 	if (img->tmpdir) {
-		rm_rf_at(AT_FDCWD, img->tmpdir);
+		xa_rm_rf_at(AT_FDCWD, img->tmpdir);
 		free(img->tmpdir);
 	}
 	free(img);

@@ -20,12 +20,15 @@ static void help(void)
 	    "  tar:FILE                        a tarball; .gz .xz .zst .bz2 compress\n"
 	    "  oci:DIR[:TAG]                   an OCI image layout (DIR must not exist)\n"
 	    "  oci-archive:FILE[:TAG]          a tar of an OCI image layout\n"
-	    "  docker-archive:FILE[:REPO:TAG]  for docker load / podman load\n\n"
+	    "  docker-archive:FILE[:REPO:TAG]  for docker load / podman load\n"
+	    "  docker://HOST/NAME[:TAG]        push to a registry (API v2)\n\n"
 	    "  --platform P             image platform (linux/arm64/v8, riscv64, ...);\n"
 	    "                           default: the arch of DIR's /bin/sh\n"
 	    "  --one-file-system=BOOL   do not descend into mount points (default true)\n"
 	    "  --json                   print a summary: digests, sizes, platform\n"
 	    "  -q, --quiet              no progress on a terminal\n"
+	    "  --creds USER:PASS        registry credentials (default: ~/.docker/config.json)\n"
+	    "  --insecure               registry over plain http (loopback hosts always are)\n"
 	    "  -h, --help");
 }
 
@@ -68,6 +71,8 @@ int cmd_export(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ "platform", required_argument, NULL, 'P' },
 		{ "one-file-system", optional_argument, NULL, 'x' },
+		{ "creds", required_argument, NULL, 'C' },
+		{ "insecure", no_argument, NULL, 'I' },
 		{ 0 },
 	};
 	/* clang-format on */
@@ -88,6 +93,12 @@ int cmd_export(int argc, char **argv)
 			return 0;
 		case 'P':
 			o.platform = optarg;
+			break;
+		case 'C':
+			o.creds = optarg;
+			break;
+		case 'I':
+			o.insecure = true;
 			break;
 		case 'x':
 			if (parse_bool(optarg, &one_fs) < 0)

@@ -33,6 +33,10 @@ struct xarch_export_opts {
 	/* progress: bytes of file data and entries written so far; may be NULL */
 	void (*progress)(void *data, uint64_t bytes, uint64_t entries);
 	void *progress_data;
+	/* docker://REF destinations: registry credentials ("USER:PASS", NULL:
+	 * the docker config file) and plain http */
+	const char *creds;
+	bool insecure;
 };
 
 struct xarch_export_result {
@@ -49,6 +53,8 @@ struct xarch_export_result {
 };
 
 /* Export the tree at `rootfs` to `dest` (see above). */
+/* DEST docker://HOST/NAME[:TAG] builds the image as an OCI layout in a
+ * temporary directory and pushes it (xarch_registry_push_layout). */
 int xarch_export(const char *rootfs, const char *dest, const struct xarch_export_opts *o,
 		 struct xarch_export_result *ret, struct xarch_error *err);
 

@@ -89,6 +89,18 @@ YML
 	check "xarch pull of what xarch pushed" "$XARCH" pull -q "docker://$R/test/pushed:v2" D3
 	check "push/pull round trip equals umoci's unpack" same_tree REF-t/rootfs D3
 
+	# export straight to a registry: the platform comes from the rootfs
+	if bash "$XARCH_TOP/tests/rootfs/mkrootfs.sh" riscv64 RV >/dev/null 2>&1; then
+		# the hermetic rootfs has no /bin/sh to detect the arch from
+		check "xarch export DIR docker://" "$XARCH" export -q --platform riscv64 RV "docker://$R/test/exported:rv"
+		check_out "skopeo sees a riscv64 image" '"Architecture": "riscv64"' \
+			skopeo inspect --tls-verify=false "docker://$R/test/exported:rv"
+		check "pull of the exported image" "$XARCH" pull -q "docker://$R/test/exported:rv" RV2
+		check "export/pull round trip" diff -r RV RV2
+	else
+		skip "export to a registry: no riscv64 cross compiler for the test rootfs"
+	fi
+
 	# multi-arch: two images and a hand-written index over them
 	if mk_image M rv riscv64 rv >>mk.log 2>&1 && mk_image M arm arm64 arm >>mk.log 2>&1 &&
 		python3 - <<'PY'
