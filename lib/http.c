@@ -464,6 +464,10 @@ static int sink_put(struct sink *k, const char *p, size_t n, struct xarch_error 
 			n -= (size_t)w;
 			r->out_len += (uint64_t)w;
 		}
+		if (k->req->progress)
+			k->req->progress(k->req->progress_data, r->out_len,
+					 r->content_length > 0 ? (uint64_t)r->content_length
+							       : k->req->out_max);
 		return 0;
 	}
 	size_t max = k->req->mem_max ? k->req->mem_max : (1u << 20);
@@ -725,6 +729,8 @@ static int send_request(struct xa_conn *c, const char *method, const struct xa_u
 		if ((r = conn_write(c, c->buf, (size_t)got)) < 0)
 			return xarch_err_sys(err, -r, "cannot send to '%s'", u->host);
 		left -= (uint64_t)got;
+		if (req->progress)
+			req->progress(req->progress_data, req->body_fd_len - left, req->body_fd_len);
 	}
 	return 0;
 }

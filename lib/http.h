@@ -47,6 +47,10 @@ struct xa_http_req {
 	bool insecure;	  /* https without certificate verification */
 	bool no_redirect;
 	int timeout_s; /* connect and each read/write; 0: 60 */
+	/* called as body bytes go out (body_fd) or come in (out_fd); total is
+	 * 0 when unknown.  May be NULL. */
+	void (*progress)(void *data, uint64_t done, uint64_t total);
+	void *progress_data;
 };
 
 struct xa_http_resp {

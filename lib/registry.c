@@ -298,7 +298,26 @@ struct client {
 	char base[300];
 	char user[256], pass[256];
 	char *auth; /* Authorization value once we have one */
+	const struct xarch_registry_opts *o; /* for progress; may be NULL */
+	const char *blob;		     /* the blob in transit, for progress */
 };
+
+/* http progress -> the caller's, with the blob's digest */
+static void blob_progress(void *data, uint64_t done, uint64_t total)
+{
+	const struct client *c = data;
+	c->o->progress(c->o->progress_data, c->blob, done, total);
+}
+
+/* Report progress of `rq` as blob `digest` when the caller asked for it. */
+static void track(struct client *c, struct xa_http_req *rq, const char *digest)
+{
+	if (!c->o || !c->o->progress)
+		return;
+	c->blob = digest;
+	rq->progress = blob_progress;
+	rq->progress_data = c;
+}
 
 static void client_release(struct client *c)
 {
@@ -321,6 +340,7 @@ static int client_init(struct client *c, const char *ref, const struct xarch_reg
 	if (r < 0)
 		return r;
 	c->insecure = o && o->insecure;
+	c->o = o;
 	c->actions = actions;
 	/* loopback registries are plain http, like docker's default */
 	bool plain = c->insecure || is_loopback(c->ref.host);
@@ -658,6 +678,7 @@ static int get_blob(struct client *c, int blobs, const struct xarch_oci_descript
 		return xarch_err(err, ENAMETOOLONG, "reference too long");
 	struct xa_http_req rq = {
 	    .body_fd = -1, .out_fd = fd, .out_max = d->size, .mem_max = 1u << 16};
+	track(c, &rq, d->digest);
 	struct xa_http_resp rs;
 	int r = reg_do(c, &rq, path, &rs, err);
 	if (r < 0) {
@@ -864,6 +885,7 @@ static int put_blob(struct client *c, int blobs, const struct xarch_oci_descript
 	static const char *const hdrs[] = {"Content-Type: application/octet-stream", NULL};
 	struct xa_http_req up = {
 	    .method = "PUT", .headers = hdrs, .body_fd = fd, .body_fd_len = d->size, .out_fd = -1};
+	track(c, &up, d->digest);
 	if ((r = reg_do(c, &up, put, &rs, err)) < 0)
 		return r;
 	if (rs.status != 201) {

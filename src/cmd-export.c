@@ -32,23 +32,14 @@ static void help(void)
 	    "  -h, --help");
 }
 
-struct meter {
-	struct timespec last;
-	bool shown;
-};
-
-static void show_progress(void *data, uint64_t bytes, uint64_t entries)
+/* files and bytes written so far */
+static void export_meter(void *data, uint64_t bytes, uint64_t entries)
 {
+	static char what[48];
 	struct meter *m = data;
-	struct timespec now;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	long ms = (now.tv_sec - m->last.tv_sec) * 1000 + (now.tv_nsec - m->last.tv_nsec) / 1000000;
-	if (m->shown && ms < 100)
-		return;
-	m->last = now;
-	m->shown = true;
-	fprintf(stderr, "\rexport: %llu files, %.1f MiB\033[K", (unsigned long long)entries,
-		(double)bytes / (1 << 20));
+	snprintf(what, sizeof(what), "export: %llu files", (unsigned long long)entries);
+	m->what = what;
+	meter_bytes(m, bytes, 0);
 }
 
 static int parse_bool(const char *s, bool *ret)
@@ -114,14 +105,13 @@ int cmd_export(int argc, char **argv)
 	o.cross_mounts = !one_fs;
 	struct meter m = {0};
 	if (!quiet && is_tty(STDERR_FILENO)) {
-		o.progress = show_progress;
+		o.progress = export_meter;
 		o.progress_data = &m;
 	}
 	struct xarch_export_result res;
 	struct xarch_error err = {0};
 	int r = xarch_export(argv[optind], argv[optind + 1], &o, &res, &err);
-	if (m.shown)
-		fputc('\n', stderr);
+	meter_done(&m);
 	if (r < 0)
 		return die_err(&err, r);
 	if (res.skipped)

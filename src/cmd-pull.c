@@ -67,6 +67,10 @@ static int pull_docker(const char *ref, const char *dest, struct xarch_layer_opt
 {
 	struct xarch_registry_opts ro = {
 	    .creds = pull_creds, .insecure = pull_insecure, .platform = pull_platform};
+	if (o->progress) {
+		ro.progress = meter_blob_cb;
+		ro.progress_data = o->progress_data;
+	}
 	return xarch_registry_pull(ref, dest, &ro, o, err);
 }
 
@@ -94,45 +98,6 @@ static void help(void)
 	     "  -q, --quiet     no progress on a terminal\n"
 	     "  -v, --verbose   also report skipped xattrs and other entries\n"
 	     "  -h, --help");
-}
-
-struct meter {
-	const char *what;
-	struct timespec last;
-	bool shown;
-};
-
-static void human(uint64_t n, char *buf, size_t len)
-{
-	if (n < 1024)
-		snprintf(buf, len, "%llu B", (unsigned long long)n);
-	else if (n < (1u << 20))
-		snprintf(buf, len, "%.1f KiB", (double)n / 1024);
-	else if (n < (1ull << 30))
-		snprintf(buf, len, "%.1f MiB", (double)n / (1 << 20));
-	else
-		snprintf(buf, len, "%.2f GiB", (double)n / (1 << 30));
-}
-
-static void show_progress(void *data, uint64_t done, uint64_t total)
-{
-	struct meter *m = data;
-	struct timespec now;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	long ms = (now.tv_sec - m->last.tv_sec) * 1000 + (now.tv_nsec - m->last.tv_nsec) / 1000000;
-	if (m->shown && ms < 100 && done < total)
-		return;
-	m->last = now;
-	m->shown = true;
-	char d[32], t[32];
-	human(done, d, sizeof(d));
-	if (total) {
-		human(total, t, sizeof(t));
-		fprintf(stderr, "\r%s: %s / %s (%u%%)\033[K", m->what, d, t,
-			(unsigned)(done >= total ? 100 : done * 100 / total));
-	} else {
-		fprintf(stderr, "\r%s: %s\033[K", m->what, d);
-	}
 }
 
 /* Real root, not root in a user namespace (which cannot mknod). */
@@ -214,13 +179,12 @@ int cmd_pull(int argc, char **argv)
 	    .stats = &stats,
 	};
 	if (!quiet && is_tty(STDERR_FILENO)) {
-		o.progress = show_progress;
+		o.progress = meter_cb;
 		o.progress_data = &m;
 	}
 	struct xarch_error err = {0};
 	int r = t->pull(ref, dest, &o, &err);
-	if (m.shown)
-		fputc('\n', stderr);
+	meter_done(&m);
 	if (r < 0)
 		return die_err(&err, r);
 	if (stats.skipped_devices)

@@ -4,6 +4,7 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "xarch.h"
 #include "xarch/oci.h"
@@ -60,7 +61,13 @@ int cmd_push(int argc, char **argv)
 		return die_err(&err, r);
 	if (ref.transport != XARCH_IMAGE_OCI)
 		return usage_error("push", "source '%s' must be oci:DIR[:TAG]", src);
+	struct meter m = { .what = "push" };
+	if (is_tty(STDERR_FILENO)) {
+		ro.progress = meter_blob_cb;
+		ro.progress_data = &m;
+	}
 	r = xarch_registry_push_layout(ref.path, ref.tag, dst, &ro, &err);
+	meter_done(&m);
 	if (r < 0)
 		return die_err(&err, r);
 	return 0;

@@ -92,3 +92,66 @@ int parse_query_opts(int argc, char **argv, const char *cmd, void (*help)(void),
 	}
 	return -1;
 }
+
+static void human(uint64_t n, char *buf, size_t len)
+{
+	if (n < 1024)
+		snprintf(buf, len, "%llu B", (unsigned long long)n);
+	else if (n < (1u << 20))
+		snprintf(buf, len, "%.1f KiB", (double)n / 1024);
+	else if (n < (1ull << 30))
+		snprintf(buf, len, "%.1f MiB", (double)n / (1 << 20));
+	else
+		snprintf(buf, len, "%.2f GiB", (double)n / (1 << 30));
+}
+
+void meter_bytes(struct meter *m, uint64_t done, uint64_t total)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	long ms = (now.tv_sec - m->last.tv_sec) * 1000 + (now.tv_nsec - m->last.tv_nsec) / 1000000;
+	if (m->shown && ms < 100 && (!total || done < total))
+		return;
+	m->last = now;
+	m->shown = true;
+	char d[32], t[32];
+	human(done, d, sizeof(d));
+	if (total) {
+		human(total, t, sizeof(t));
+		fprintf(stderr, "\r%s: %s / %s (%u%%)\033[K", m->what, d, t,
+			(unsigned)(done >= total ? 100 : done * 100 / total));
+	} else {
+		fprintf(stderr, "\r%s: %s\033[K", m->what, d);
+	}
+}
+
+void meter_done(struct meter *m)
+{
+	if (m->shown)
+		fputc('\n', stderr);
+	m->shown = false;
+}
+
+void meter_cb(void *data, uint64_t done, uint64_t total)
+{
+	meter_bytes(data, done, total);
+}
+
+/* registry transfers: a meter line per blob, then the label is what it
+ * was again (pull: the source, for the unpacking that follows) */
+void meter_blob_cb(void *data, const char *digest, uint64_t done, uint64_t total)
+{
+	static char what[40];
+	static const char *label;
+	struct meter *m = data;
+	if (m->what != what) {
+		label = m->what;
+		snprintf(what, sizeof(what), "blob %.19s", digest);
+		m->what = what;
+	}
+	meter_bytes(m, done, total);
+	if (total && done >= total) {
+		meter_done(m);
+		m->what = label;
+	}
+}

@@ -4,6 +4,8 @@
 #define XARCH_CLI_H
 
 #include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
 #include <json-c/json.h>
 
 #include "xarch/error.h"
@@ -44,6 +46,21 @@ int parse_query_opts(int argc, char **argv, const char *cmd, void (*help)(void),
 void json_print(struct json_object *o);
 /* json string or null */
 struct json_object *json_str(const char *s);
+
+/* A one-line progress meter on stderr, redrawn at most every 100 ms. */
+struct meter {
+	const char *what;
+	struct timespec last;
+	bool shown;
+};
+/* "WHAT: 3.1 MiB / 12.0 MiB (25%)"; total 0 when unknown */
+void meter_bytes(struct meter *m, uint64_t done, uint64_t total);
+/* end the line if anything was drawn */
+void meter_done(struct meter *m);
+/* the xarch_layer_opts / xarch_export_opts style callbacks */
+void meter_cb(void *data, uint64_t done, uint64_t total);
+/* the xarch_registry_opts callback: one line per blob */
+void meter_blob_cb(void *data, const char *digest, uint64_t done, uint64_t total);
 
 /* Are stdout/stderr terminals (for colour/progress)? */
 bool is_tty(int fd);

@@ -34,6 +34,9 @@ struct xarch_registry_opts {
 	bool insecure;	      /* plain http (and no TLS verification) */
 	const char *platform; /* pull: as xarch_image_opts */
 	const char *tmpdir;   /* pull: blobs go here; NULL: next to the destination */
+	/* per blob transferred: its digest, bytes so far, its size; may be NULL */
+	void (*progress)(void *data, const char *digest, uint64_t done, uint64_t total);
+	void *progress_data;
 };
 
 /* Download an image (index → platform, manifest, config, layers, each
