@@ -57,6 +57,9 @@ static inline void closedirp(DIR **d)
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
+/* Read the rest of an fd, NUL-terminated; -EFBIG past `max` bytes. */
+int xa_read_fd(int fd, size_t max, char **ret, size_t *ret_len);
+
 /* Read a whole (small) file, NUL-terminated; `max` bounds the size. */
 int xa_read_file(const char *path, size_t max, char **ret, size_t *ret_len,
 		 struct xarch_error *err);

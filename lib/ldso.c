@@ -108,36 +108,6 @@ struct ldctx {
 	size_t cap_deps;
 };
 
-static int read_fd(int fd, size_t max, char **ret)
-{
-	size_t cap = 4096, n = 0;
-	_cleanup_free_ char *buf = malloc(cap + 1);
-	if (!buf)
-		return -ENOMEM;
-	for (;;) {
-		if (n == cap) {
-			if (cap >= max)
-				return -EFBIG;
-			cap *= 2;
-			char *nb = realloc(buf, cap + 1);
-			if (!nb)
-				return -ENOMEM;
-			buf = nb;
-		}
-		ssize_t r = read(fd, buf + n, cap - n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -errno;
-		if (r == 0)
-			break;
-		n += (size_t)r;
-	}
-	buf[n] = '\0';
-	*ret = TAKE_PTR(buf);
-	return 0;
-}
-
 /* Drop trailing slashes ("/usr/lib/" -> "/usr/lib"), keep "/". */
 static void trim_slashes(char *s)
 {
@@ -200,7 +170,7 @@ static int conf_file(struct ldctx *x, const char *path, int depth)
 	if (fd < 0)
 		return 0;
 	_cleanup_free_ char *text = NULL;
-	int r = read_fd(fd, MAX_CONF_SIZE, &text);
+	int r = xa_read_fd(fd, MAX_CONF_SIZE, &text, NULL);
 	if (r < 0)
 		return r == -ENOMEM ? r : 0;
 	char here[PATH_MAX];

@@ -426,38 +426,6 @@ const char *xarch_fd_path(int fd, char *buf, size_t len)
 
 /* ---- reading files inside the root -------------------------------------- */
 
-static int read_fd_all(int fd, size_t max, char **ret, size_t *ret_len)
-{
-	size_t cap = 4096, n = 0;
-	_cleanup_free_ char *buf = malloc(cap + 1);
-	if (!buf)
-		return -ENOMEM;
-	for (;;) {
-		if (n == cap) {
-			if (cap >= max)
-				return -EFBIG;
-			cap = cap > max / 2 ? max : cap * 2;
-			char *nb = realloc(buf, cap + 1);
-			if (!nb)
-				return -ENOMEM;
-			buf = nb;
-		}
-		ssize_t r = read(fd, buf + n, cap - n);
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (r == 0)
-			break;
-		n += (size_t)r;
-	}
-	buf[n] = '\0';
-	*ret_len = n;
-	*ret = TAKE_PTR(buf);
-	return 0;
-}
-
 /* A file of the rootfs; a missing one reads as empty (*ret = NULL). */
 static int read_in_root(int rootfd, const char *path, char **ret, size_t *ret_len,
 			struct xarch_error *err)
@@ -470,7 +438,7 @@ static int read_in_root(int rootfd, const char *path, char **ret, size_t *ret_le
 	}
 	if (fd < 0)
 		return xarch_err_sys(err, -fd, "cannot open '%s' inside the rootfs", path);
-	int r = read_fd_all(fd, MAX_ETC_FILE, ret, ret_len);
+	int r = xa_read_fd(fd, MAX_ETC_FILE, ret, ret_len);
 	if (r == -EFBIG)
 		return xarch_err(err, EFBIG, "'%s' in the rootfs is larger than %u bytes", path,
 				 MAX_ETC_FILE);

@@ -7,31 +7,27 @@
 #include "internal.h"
 #include "xarch/elf.h"
 
-int xa_read_file_at(int dirfd, const char *path, size_t max, char **ret, size_t *ret_len,
-		    struct xarch_error *err)
+int xa_read_fd(int fd, size_t max, char **ret, size_t *ret_len)
 {
-	_cleanup_close_ int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return xarch_err_sys(err, errno, "cannot open '%s'", path);
 	size_t cap = 4096, n = 0;
 	_cleanup_free_ char *buf = malloc(cap + 1);
 	if (!buf)
-		return xarch_err(err, ENOMEM, "out of memory");
+		return -ENOMEM;
 	for (;;) {
 		if (n == cap) {
 			if (cap >= max)
-				return xarch_err(err, EFBIG, "'%s' is larger than %zu bytes", path, max);
-			cap = cap * 2 > max ? max : cap * 2;
+				return -EFBIG;
+			cap = cap > max / 2 ? max : cap * 2;
 			char *nb = realloc(buf, cap + 1);
 			if (!nb)
-				return xarch_err(err, ENOMEM, "out of memory");
+				return -ENOMEM;
 			buf = nb;
 		}
 		ssize_t r = read(fd, buf + n, cap - n);
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
-			return xarch_err_sys(err, errno, "cannot read '%s'", path);
+			return -errno;
 		}
 		if (r == 0)
 			break;
@@ -41,6 +37,22 @@ int xa_read_file_at(int dirfd, const char *path, size_t max, char **ret, size_t 
 	if (ret_len)
 		*ret_len = n;
 	*ret = TAKE_PTR(buf);
+	return 0;
+}
+
+int xa_read_file_at(int dirfd, const char *path, size_t max, char **ret, size_t *ret_len,
+		    struct xarch_error *err)
+{
+	_cleanup_close_ int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return xarch_err_sys(err, errno, "cannot open '%s'", path);
+	int r = xa_read_fd(fd, max, ret, ret_len);
+	if (r == -EFBIG)
+		return xarch_err(err, EFBIG, "'%s' is larger than %zu bytes", path, max);
+	if (r == -ENOMEM)
+		return xarch_err(err, ENOMEM, "out of memory");
+	if (r < 0)
+		return xarch_err_sys(err, -r, "cannot read '%s'", path);
 	return 0;
 }
 

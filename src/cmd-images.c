@@ -25,18 +25,6 @@ static void rmi_help(void)
 	     "(oci:DIR:TAG, ...), a digest, or at least 4 leading hex digits of one.");
 }
 
-static void human(uint64_t n, char *buf, size_t len)
-{
-	if (n < 1024)
-		snprintf(buf, len, "%llu B", (unsigned long long)n);
-	else if (n < (1u << 20))
-		snprintf(buf, len, "%.1f KiB", (double)n / 1024);
-	else if (n < (1ull << 30))
-		snprintf(buf, len, "%.1f MiB", (double)n / (1 << 20));
-	else
-		snprintf(buf, len, "%.2f GiB", (double)n / (1 << 30));
-}
-
 static struct json_object *entry_json(const struct xarch_store_entry *e)
 {
 	struct json_object *o = json_object_new_object();
@@ -77,7 +65,7 @@ int cmd_images(int argc, char **argv)
 		       "REFS");
 		for (size_t i = 0; i < n; i++) {
 			char size[32], when[32] = "-";
-			human(v[i].size, size, sizeof(size));
+			format_size(v[i].size, size, sizeof(size));
 			time_t t = (time_t)v[i].created;
 			struct tm tm;
 			if (t && localtime_r(&t, &tm))

@@ -93,7 +93,7 @@ int parse_query_opts(int argc, char **argv, const char *cmd, void (*help)(void),
 	return -1;
 }
 
-static void human(uint64_t n, char *buf, size_t len)
+void format_size(uint64_t n, char *buf, size_t len)
 {
 	if (n < 1024)
 		snprintf(buf, len, "%llu B", (unsigned long long)n);
@@ -115,9 +115,9 @@ void meter_bytes(struct meter *m, uint64_t done, uint64_t total)
 	m->last = now;
 	m->shown = true;
 	char d[32], t[32];
-	human(done, d, sizeof(d));
+	format_size(done, d, sizeof(d));
 	if (total) {
-		human(total, t, sizeof(t));
+		format_size(total, t, sizeof(t));
 		fprintf(stderr, "\r%s: %s / %s (%u%%)\033[K", m->what, d, t,
 			(unsigned)(done >= total ? 100 : done * 100 / total));
 	} else {

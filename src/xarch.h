@@ -47,6 +47,9 @@ void json_print(struct json_object *o);
 /* json string or null */
 struct json_object *json_str(const char *s);
 
+/* "512 B", "3.1 MiB", "1.25 GiB" */
+void format_size(uint64_t n, char *buf, size_t len);
+
 /* A one-line progress meter on stderr, redrawn at most every 100 ms. */
 struct meter {
 	const char *what;
