@@ -938,6 +938,47 @@ static la_ssize_t ls_read(struct archive *a, void *data, const void **buf)
 	return (la_ssize_t)got;
 }
 
+/* sha256 of a compressed file's decompressed content, via libarchive's
+ * raw format (any of the filters layers use). */
+static int hash_uncompressed(int fd, char hex[65], struct xarch_error *err)
+{
+	if (lseek(fd, 0, SEEK_SET) < 0)
+		return xarch_err_sys(err, errno, "cannot reread the layer");
+	struct archive *a = archive_read_new();
+	if (!a)
+		return xarch_err(err, ENOMEM, "out of memory");
+	struct xa_sha256 c;
+	xa_sha256_init(&c);
+	struct archive_entry *e;
+	int r = 0;
+	if (archive_read_support_format_raw(a) != ARCHIVE_OK ||
+	    archive_read_support_filter_xz(a) < ARCHIVE_WARN ||
+	    archive_read_support_filter_zstd(a) < ARCHIVE_WARN ||
+	    archive_read_support_filter_bzip2(a) < ARCHIVE_WARN ||
+	    archive_read_open_fd(a, fd, READ_BLOCK) != ARCHIVE_OK ||
+	    archive_read_next_header(a, &e) != ARCHIVE_OK) {
+		r = xarch_err(err, EBADMSG, "layer: %s", archive_error_string(a) ?: "unreadable");
+		goto out;
+	}
+	for (;;) {
+		const void *buf;
+		size_t len;
+		la_int64_t off;
+		int k = archive_read_data_block(a, &buf, &len, &off);
+		if (k == ARCHIVE_EOF)
+			break;
+		if (k < ARCHIVE_WARN) {
+			r = xarch_err(err, EBADMSG, "layer: %s", archive_error_string(a) ?: "bad data");
+			goto out;
+		}
+		xa_sha256_update(&c, buf, len);
+	}
+	xa_sha256_hex(&c, hex);
+out:
+	archive_read_free(a);
+	return r;
+}
+
 /* Read what libarchive left (tar padding after the end marker), so the
  * hash covers the whole stream, then compare.  0, or -EBADMSG. */
 static int ls_check(struct archive *a, struct layer_stream *s, const char *diff_id,
@@ -949,10 +990,17 @@ static int ls_check(struct archive *a, struct layer_stream *s, const char *diff_
 		;
 	if (n < 0)
 		return xarch_err(err, EBADMSG, "layer: %s", archive_error_string(a) ?: "read error");
-	if (s->kind == LS_OTHER)
-		return 0;
 	char hex[65];
-	xa_sha256_hex(&s->sha, hex);
+	if (s->kind == LS_OTHER) {
+		/* zstd, xz, bzip2: libarchive decompressed them; hash a second,
+		 * raw read of the same file (rare in practice, so not worth a
+		 * decompressor of our own per format) */
+		int r = hash_uncompressed(s->fd, hex, err);
+		if (r < 0)
+			return r;
+	} else {
+		xa_sha256_hex(&s->sha, hex);
+	}
 	if (strncmp(diff_id, "sha256:", 7) || strcmp(hex, diff_id + 7))
 		return xarch_err(err, EBADMSG,
 				 "layer does not match its diff_id %s: uncompressed sha256 is %s",

@@ -34,8 +34,9 @@ struct xarch_layer_opts {
 	void *progress_data;
 	struct xarch_layer_stats *stats; /* may be NULL */
 	/* xarch_layer_apply_fd: "sha256:<hex>" the uncompressed stream must
-	 * hash to (checked while applying, in the same pass; gzip and plain tar
-	 * layers — others are not checked), NULL for none.
+	 * hash to (checked while applying, in the same pass for gzip and plain
+	 * tar; zstd, xz and bzip2 layers are hashed in a second read), NULL
+	 * for none.
 	 * xarch_layers_unpack: diff_ids[i] for layers[i], NULL for none. */
 	const char *diff_id;
 	const char *const *diff_ids;
