@@ -214,6 +214,22 @@ static bool rule_is_ours(const struct xarch_binfmt_rule *r, const struct xarch_a
 	return false;
 }
 
+/* The registration options a private table gets from the userns ones. */
+static struct xarch_binfmt_install_opts install_opts(const struct xarch_userns_opts *o,
+						     const char *link_dir)
+{
+	return (struct xarch_binfmt_install_opts){
+		.qemu_dir = o->qemu_dir,
+		.flags = o->flags,
+		.link_dir = link_dir,
+		.credential = o->credential,
+		.credential_only = o->credential_only,
+		.force = o->force,
+		.allow_dynamic = o->allow_dynamic,
+		.verify = o->verify,
+	};
+}
+
 int xarch_userns_enter_report(const struct xarch_userns_opts *o, struct xarch_userns_report *ret,
 			      struct xarch_error *err)
 {
@@ -254,16 +270,7 @@ int xarch_userns_enter_report(const struct xarch_userns_opts *o, struct xarch_us
 			rep.n_copy_failed++;
 	}
 
-	struct xarch_binfmt_install_opts io = {
-		.qemu_dir = o->qemu_dir,
-		.flags = o->flags,
-		.link_dir = link_dir,
-		.credential = o->credential,
-		.credential_only = o->credential_only,
-		.force = o->force,
-		.allow_dynamic = o->allow_dynamic,
-		.verify = o->verify,
-	};
+	struct xarch_binfmt_install_opts io = install_opts(o, link_dir);
 	rc = xarch_binfmt_install_list(list, n, o->arches && o->arches[0], &io, &rep.results, err);
 	if (rc < 0)
 		goto out;
@@ -290,16 +297,7 @@ int xarch_userns_private_binfmt(const struct xarch_arch *a, const struct xarch_u
 	bool throwaway = false;
 	if ((rc = pick_link_dir(o->flags, link_dir, sizeof(link_dir), &throwaway, err)) < 0)
 		return rc;
-	struct xarch_binfmt_install_opts io = {
-		.qemu_dir = o->qemu_dir,
-		.flags = o->flags,
-		.link_dir = link_dir,
-		.credential = o->credential,
-		.credential_only = o->credential_only,
-		.force = o->force,
-		.allow_dynamic = o->allow_dynamic,
-		.verify = o->verify,
-	};
+	struct xarch_binfmt_install_opts io = install_opts(o, link_dir);
 	rc = xarch_binfmt_install_arch(a, &io, ret, err);
 	if (rc == 0 && ret->outcome == XARCH_BINFMT_SKIP_NO_QEMU)
 		rc = -ENOENT; /* err holds xarch_find_qemu's message */
