@@ -19,6 +19,7 @@ static const struct command commands[] = {
 	{ "doctor", cmd_doctor, "check this host and print the fix for each problem" },
 	{ "exec", cmd_exec, "run a foreign binary through qemu-user with a sysroot" },
 	{ "export", cmd_export, "write a rootfs directory as a tarball or a container image" },
+	{ "genimage", cmd_genimage, "build disk images from a genimage.cfg" },
 	{ "images", cmd_images, "list the local image store (--json)" },
 	{ "inspect", cmd_inspect, "explain an ELF file: arch, ABI, interpreter, libraries" },
 	{ "pull", cmd_pull, "unpack a rootfs tarball or an image into a new directory" },

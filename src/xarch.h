@@ -23,6 +23,7 @@ int cmd_binfmt(int argc, char **argv);
 int cmd_binfmt_status(int argc, char **argv);
 int cmd_doctor(int argc, char **argv);
 int cmd_exec(int argc, char **argv);
+int cmd_genimage(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_images(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);

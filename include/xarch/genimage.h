@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef XARCH_GENIMAGE_H
+#define XARCH_GENIMAGE_H
+
+/*
+ * Generate the images of a genimage.cfg (see gcfg.h): hdimage (gpt, mbr,
+ * hybrid, none), vfat, ext2/3/4 and file.  A filesystem image used only as a
+ * partition of one hdimage is made in place: the disk is extended sparsely
+ * and mke2fs / mkfs.vfat / mcopy write straight at the partition's offset, so
+ * no intermediate image is written or copied.  Outputs are written under a
+ * temp name in outputpath and renamed; on error nothing is left.
+ *
+ * SOURCE_DATE_EPOCH: exported to mke2fs as E2FSPROGS_FAKE_TIME; mkfs.vfat
+ * gets --invariant when it is set.  mcopy keeps the sources' mtimes (-p -m).
+ */
+#include <stdint.h>
+
+#include "xarch/error.h"
+#include "xarch/gcfg.h"
+
+struct xarch_genimage_opts {
+	const char *rootpath, *inputpath, *outputpath, *tmppath; /* NULL: config, then default */
+	/* called once per written image */
+	void (*done)(void *data, const char *path, uint64_t apparent, uint64_t allocated);
+	void *data;
+};
+
+int xarch_genimage(const struct xarch_gcfg *cfg, const struct xarch_genimage_opts *o,
+		   struct xarch_error *err);
+
+#endif

@@ -1,0 +1,155 @@
+#!/bin/bash
+# xarch genimage against genimage 16: same tables, clean filesystems, same files.
+. "$(dirname "$0")/lib.sh"
+
+for t in genimage mke2fs mkfs.vfat mcopy mdir sfdisk e2fsck debugfs fsck.vfat; do
+	if ! command -v "$t" >/dev/null 2>&1; then
+		skip "genimage: $t is not installed (apt-get install genimage e2fsprogs dosfstools mtools fdisk)"
+		exit 0
+	fi
+done
+export MTOOLS_SKIP_CHECK=1
+
+W=$TMP/w
+mkdir -p "$W/input/efi/EFI/BOOT" "$W/root/etc" "$W/root/usr/bin"
+echo efi >"$W/input/efi/EFI/BOOT/BOOTAA64.EFI"
+echo host >"$W/root/etc/hostname"
+head -c 200000 /dev/urandom >"$W/root/usr/bin/tool"
+head -c 40000 /dev/urandom >"$W/input/idbloader.img"
+head -c 100000 /dev/urandom >"$W/input/u-boot.itb"
+echo kernel >"$W/input/Image"
+
+cat >"$W/seed.cfg" <<'CFG'
+image esp.vfat {
+	vfat {
+		label = "ESP"
+		extraargs = "-i 00455350"
+		files = { "efi/EFI" }
+	}
+	size = 32M
+}
+image rootfs.ext4 {
+	ext4 {
+		label = "rootfs"
+		use-mke2fs = true
+		extraargs = "-U 78662d6f-706f-6570-6f72-742d726f6f74"
+	}
+	size = 64M
+}
+image disk.img {
+	hdimage {
+		partition-table-type = "gpt"
+		disk-uuid = "3d9f3b0e-52a1-4c5b-9a55-1c0ffee00001"
+	}
+	partition esp {
+		offset = 1M
+		image = "esp.vfat"
+		partition-type-uuid = U
+		partition-uuid = "3d9f3b0e-52a1-4c5b-9a55-1c0ffee00002"
+		bootable = true
+	}
+	partition rootfs {
+		image = "rootfs.ext4"
+		partition-type-uuid = L
+		partition-uuid = "3d9f3b0e-52a1-4c5b-9a55-1c0ffee00003"
+	}
+}
+CFG
+
+cat >"$W/rk.cfg" <<'CFG'
+image boot.vfat {
+	vfat {
+		label = "BOOT"
+		files = { "Image" }
+		file "EFI/BOOT/BOOTAA64.EFI" { image = "efi/EFI/BOOT/BOOTAA64.EFI" }
+	}
+	size = 16M
+}
+image rootfs.ext4 {
+	ext4 { label = "rootfs" use-mke2fs = true }
+	size = 32M
+}
+image rk.img {
+	hdimage {
+		partition-table-type = "gpt"
+		disk-uuid = "3d9f3b0e-52a1-4c5b-9a55-1c0ffee00010"
+	}
+	partition idbloader { in-partition-table = false offset = 32K image = "idbloader.img" }
+	partition u-boot { in-partition-table = false offset = 8M image = "u-boot.itb" }
+	partition boot {
+		offset = 16M
+		image = "boot.vfat"
+		partition-type-uuid = U
+		partition-uuid = "3d9f3b0e-52a1-4c5b-9a55-1c0ffee00011"
+		bootable = true
+	}
+	partition rootfs {
+		offset = 64M
+		image = "rootfs.ext4"
+		partition-type-uuid = L
+		partition-uuid = "b921b045-1df0-41c3-af44-4c6f280d3fae"
+	}
+}
+CFG
+
+# gen TOOL OUTDIR CFG: genimage or xarch genimage into OUTDIR
+gen() {
+	local out=$2 cfg=$3
+	rm -rf "$W/tmp-$out"
+	(cd "$W" && if [ "$1" = genimage ]; then
+		genimage --config "$cfg" --outputpath "$out" --tmppath "tmp-$out" \
+			--rootpath root --inputpath input
+	else
+		"$XARCH" genimage --config "$cfg" --outputpath "$out" --tmppath "tmp-$out" \
+			--rootpath root --inputpath input
+	fi)
+}
+dump() { sfdisk --dump "$1" | grep -v '^device:' | sed 's|^[^ ]*\.img\([0-9]\)|P\1|'; }
+# extract DISK OFFSET SIZE FILE
+extract() { dd if="$1" of="$4" iflag=skip_bytes,count_bytes skip="$2" count="$3" status=none; }
+ext_names() { debugfs -R "ls -p $2" "$1" 2>/dev/null | awk -F/ 'NF>5 {print $6}' | sort; }
+vfat_names() { mdir -i "$1@@$2" -/ -b :: | sort; }
+
+check "genimage runs on the seed layout" gen genimage gi seed.cfg
+check "xarch genimage runs on the seed layout" gen xarch xa seed.cfg
+G=$W/gi/disk.img X=$W/xa/disk.img
+check "same partition table (sfdisk --dump)" diff <(dump "$G") <(dump "$X")
+check "same disk size" test "$(stat -c %s "$G")" = "$(stat -c %s "$X")"
+ESP=$((1 << 20)) ROOT=$((33 << 20))
+extract "$X" $ROOT $((64 << 20)) "$TMP/x.ext4"
+extract "$G" $ROOT $((64 << 20)) "$TMP/g.ext4"
+extract "$X" $ESP $((32 << 20)) "$TMP/x.vfat"
+check "rootfs made in place is clean (e2fsck -fn)" e2fsck -fn "$TMP/x.ext4"
+check "esp made in place is clean (fsck.vfat -n)" fsck.vfat -n "$TMP/x.vfat"
+check "rootfs has the same names as genimage's (/)" diff <(ext_names "$TMP/g.ext4" /) <(ext_names "$TMP/x.ext4" /)
+check "rootfs has the same names as genimage's (/usr/bin)" \
+	diff <(ext_names "$TMP/g.ext4" /usr/bin) <(ext_names "$TMP/x.ext4" /usr/bin)
+check "rootfs file content" cmp <(debugfs -R 'cat /usr/bin/tool' "$TMP/x.ext4" 2>/dev/null) \
+	"$W/root/usr/bin/tool"
+check "esp has the same files as genimage's" diff <(vfat_names "$G" $ESP) <(vfat_names "$X" $ESP)
+check_out "esp has EFI/BOOT/BOOTAA64.EFI" "::/EFI/BOOT/BOOTAA64.EFI" vfat_names "$X" $ESP
+check "ext4 uuid from extraargs" sh -c "dumpe2fs -h '$TMP/x.ext4' 2>/dev/null | grep -q 78662d6f-706f-6570-6f72-742d726f6f74"
+check "disk is sparse (allocated < apparent)" \
+	test $(($(stat -c %b "$X") * 512)) -lt "$(stat -c %s "$X")"
+check "no temp files left" test -z "$(ls "$W/xa" | grep -v '^disk.img$')"
+
+check "genimage runs on the rk3568 layout" gen genimage gr rk.cfg
+check "xarch genimage runs on the rk3568 layout" gen xarch xr rk.cfg
+R=$W/xr/rk.img
+check "rk3568: same partition table as genimage" diff <(dump "$W/gr/rk.img") <(dump "$R")
+check_out "rk3568: boot at 16M" "start=       32768" dump "$R"
+check_out "rk3568: rootfs at 64M" "start=      131072" dump "$R"
+check "rk3568: idbloader at 32K" cmp <(dd if="$R" iflag=skip_bytes,count_bytes skip=32768 \
+	count=40000 status=none) "$W/input/idbloader.img"
+check "rk3568: u-boot at 8M" cmp <(dd if="$R" iflag=skip_bytes,count_bytes skip=$((8 << 20)) \
+	count=100000 status=none) "$W/input/u-boot.itb"
+check "rk3568: boot has the same files as genimage's" \
+	diff <(vfat_names "$W/gr/rk.img" $((16 << 20))) <(vfat_names "$R" $((16 << 20)))
+extract "$R" $((64 << 20)) $((32 << 20)) "$TMP/r.ext4"
+check "rk3568: rootfs clean" e2fsck -fn "$TMP/r.ext4"
+
+printf 'image bad.img {\n\thdimage {\n\t\tbogus = 1\n\t}\n}\n' >"$W/bad.cfg"
+check_rc "broken config fails" 1 gen xarch xb bad.cfg
+check_out "broken config names file:line" "bad.cfg:3" gen xarch xb bad.cfg
+check "broken config: one line" test "$(gen xarch xb bad.cfg 2>&1 | wc -l)" -eq 1
+check "broken config: no output" test ! -e "$W/xb/bad.img"
