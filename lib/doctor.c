@@ -405,7 +405,7 @@ static void qemu_version(const char *qemu, char *buf, size_t len)
 	int st;
 	const char *argv[] = {qemu, "--version", NULL};
 	buf[0] = '\0';
-	if (xarch_spawn_output(argv, out, sizeof(out), &st, NULL) < 0 || xarch_exit_code(st) != 0)
+	if (xarch_spawn_output(argv, NULL, false, out, sizeof(out), &st, NULL) < 0 || xarch_exit_code(st) != 0)
 		return;
 	out[strcspn(out, "\n")] = '\0';
 	const char *v = strstr(out, " version ");

@@ -46,27 +46,40 @@ static bool is_inline(const struct gi *g, const struct xarch_gimage *img)
 	return is_fs(img) && refs(g->cfg, img->name) == 1;
 }
 
+/* The tools' environment: ours plus MTOOLS_SKIP_CHECK (mtools on an image
+ * file at an offset) and, with SOURCE_DATE_EPOCH, E2FSPROGS_FAKE_TIME. */
+static const char *const *tool_env(struct gi *g)
+{
+	static const char *env[512];
+	extern char **environ;
+	size_t n = 0;
+	for (char **e = environ; *e && n < ARRAY_SIZE(env) - 3; e++)
+		if (strncmp(*e, "MTOOLS_SKIP_CHECK=", 18) && strncmp(*e, "E2FSPROGS_FAKE_TIME=", 20))
+			env[n++] = *e;
+	env[n++] = "MTOOLS_SKIP_CHECK=1";
+	if (g->epoch)
+		env[n++] = g->fake_time;
+	env[n] = NULL;
+	return env;
+}
+
 static int run(struct gi *g, const char *const argv[], const struct xarch_gimage *img)
 {
-	/* env(1) sets the tools' variables; spawn_output has no envp */
-	const char *full[128];
 	char out[4096], q[1024];
-	size_t n = 0;
-	full[n++] = "env";
-	full[n++] = "MTOOLS_SKIP_CHECK=1";
-	if (g->epoch)
-		full[n++] = g->fake_time;
-	for (size_t i = 0; argv[i] && n < 127; i++)
-		full[n++] = argv[i];
-	full[n] = NULL;
-	int st, r = xarch_spawn_output(full, out, sizeof(out), &st, g->err);
+	int st, r = xarch_spawn_output(argv, tool_env(g), true, out, sizeof(out), &st, g->err);
 	if (r < 0)
 		return r;
-	if (xarch_exit_code(st) != 0)
-		return xarch_err(g->err, EIO, "%s:%d: image '%s': '%s' failed with exit %d",
-				 img->file, img->line, img->name,
-				 xarch_argv_quote(argv, q, sizeof(q)), xarch_exit_code(st));
-	return 0;
+	if (xarch_exit_code(st) == 0)
+		return 0;
+	/* the tool's own last line says why */
+	size_t len = strlen(out);
+	while (len && (out[len - 1] == '\n' || out[len - 1] == ' '))
+		out[--len] = '\0';
+	const char *last = strrchr(out, '\n');
+	last = last ? last + 1 : out;
+	return xarch_err(g->err, EIO, "%s:%d: image '%s': '%s' failed with exit %d%s%s",
+			 img->file, img->line, img->name, xarch_argv_quote(argv, q, sizeof(q)),
+			 xarch_exit_code(st), *last ? ": " : "", last);
 }
 
 /* "a b  c" -> argv entries appended at *n (modifies buf) */

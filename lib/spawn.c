@@ -188,8 +188,8 @@ int xarch_spawn_wait(const char *const argv[], const char *const envp[], int *re
 	return 0;
 }
 
-int xarch_spawn_output(const char *const argv[], char *buf, size_t len, int *ret_wstatus,
-		       struct xarch_error *err)
+int xarch_spawn_output(const char *const argv[], const char *const envp[], bool with_stderr,
+		       char *buf, size_t len, int *ret_wstatus, struct xarch_error *err)
 {
 	if (!argv || !argv[0] || !argv[0][0])
 		return xarch_err(err, EINVAL, "empty command");
@@ -200,9 +200,9 @@ int xarch_spawn_output(const char *const argv[], char *buf, size_t len, int *ret
 	if (pipe2(out, O_CLOEXEC) < 0)
 		return xarch_err_sys(err, errno, "cannot run '%s'", argv[0]);
 	_cleanup_close_ int rd = out[0];
-	int fds[3] = {null, out[1], null};
+	int fds[3] = {null, out[1], with_stderr ? out[1] : null};
 	pid_t pid;
-	int r = spawn_start(argv, NULL, fds, NULL, NULL, &pid, err);
+	int r = spawn_start(argv, envp, fds, NULL, NULL, &pid, err);
 	close(out[1]);
 	if (r < 0)
 		return r;

@@ -2,6 +2,7 @@
 #ifndef XARCH_SPAWN_H
 #define XARCH_SPAWN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "xarch/error.h"
@@ -17,11 +18,13 @@ int xarch_exit_code(int wstatus);
 int xarch_spawn_wait(const char *const argv[], const char *const envp[], int *ret_wstatus,
 		     struct xarch_error *err);
 
-/* Run argv[0] (PATH-searched) with stdin from /dev/null and stderr
- * discarded, capturing up to len-1 bytes of its stdout into buf
+/* Run argv[0] (PATH-searched) with `envp` (NULL: the current environment),
+ * stdin from /dev/null and stderr discarded (or, `with_stderr`, captured
+ * with stdout), capturing up to len-1 bytes of its output into buf
  * (NUL-terminated; the rest is read and dropped).  Stores the wait status.
  * Returns 0 when it ran, -errno when it could not be started. */
-int xarch_spawn_output(const char *const argv[], char *buf, size_t len, int *ret_wstatus,
+int xarch_spawn_output(const char *const argv[], const char *const envp[], bool with_stderr,
+		       char *buf, size_t len, int *ret_wstatus,
 		       struct xarch_error *err);
 
 /* Quote argv shell-style for logs and error messages; a result that does

@@ -95,20 +95,20 @@ static void test_output(void)
 	char buf[64];
 	int st = -1;
 	const char *argv[] = {"sh", "-c", "echo out; echo err >&2; exit 3", NULL};
-	int r = xarch_spawn_output(argv, buf, sizeof(buf), &st, NULL);
+	int r = xarch_spawn_output(argv, NULL, false, buf, sizeof(buf), &st, NULL);
 	CHECK_INT(r, 0, "spawn_output runs");
 	CHECK_STR(buf, "out\n", "stdout captured, stderr dropped");
 	CHECK_INT(xarch_exit_code(st), 3, "spawn_output status");
 
 	char small[4];
 	const char *big[] = {"sh", "-c", "seq 1 20000", NULL};
-	r = xarch_spawn_output(big, small, sizeof(small), &st, NULL);
+	r = xarch_spawn_output(big, NULL, false, small, sizeof(small), &st, NULL);
 	CHECK(r == 0 && strcmp(small, "1\n2") == 0 && xarch_exit_code(st) == 0,
 	      "long output truncated and drained");
 
 	struct xarch_error err = {0};
 	const char *missing[] = {"xarch-no-such-program-1234", NULL};
-	CHECK_INT(xarch_spawn_output(missing, buf, sizeof(buf), &st, &err), -ENOENT,
+	CHECK_INT(xarch_spawn_output(missing, NULL, false, buf, sizeof(buf), &st, &err), -ENOENT,
 		  "spawn_output: missing program");
 }
 
