@@ -93,6 +93,30 @@ static int split_args(char *buf, const char **argv, size_t *n, size_t max)
 	return 0;
 }
 
+/* The end every mkfs command line shares: the label (under the tool's own
+ * flag), the config's extraargs, the disk and the size; then run it.
+ * `argv` has room for 96 entries. */
+static int mkfs_run(struct gi *g, const struct xarch_gimage *img, const char **argv, size_t n,
+		    const char *label_flag, const char *disk, const char *sz)
+{
+	char extra[XARCH_GCFG_EXEC_MAX];
+	const char *v;
+	if ((v = xarch_gimage_opt(img, "label"))) {
+		argv[n++] = label_flag;
+		argv[n++] = v;
+	}
+	if ((v = xarch_gimage_opt(img, "extraargs"))) {
+		xa_strcpy(extra, sizeof(extra), v);
+		if (split_args(extra, argv, &n, 90) < 0)
+			return xarch_err(g->err, E2BIG, "image '%s': too many extraargs",
+					 img->name);
+	}
+	argv[n++] = disk;
+	argv[n++] = sz;
+	argv[n] = NULL;
+	return run(g, argv, img);
+}
+
 static const char *in_dir(const char *dir, const char *name, char *buf, size_t len)
 {
 	if (name[0] == '/')
@@ -119,7 +143,7 @@ static int mkfs_ext(struct gi *g, const struct xarch_gimage *img, const char *di
 {
 	const char *argv[96];
 	size_t n = 0;
-	char eopt[128], sz[32], root[PATH_MAX], extra[XARCH_GCFG_EXEC_MAX];
+	char eopt[128], sz[32], root[PATH_MAX];
 	struct stat st;
 	const char *v;
 
@@ -145,24 +169,11 @@ static int mkfs_ext(struct gi *g, const struct xarch_gimage *img, const char *di
 			argv[n++] = root;
 		}
 	}
-	if ((v = xarch_gimage_opt(img, "label"))) {
-		argv[n++] = "-L";
-		argv[n++] = v;
-	}
 	if ((v = xarch_gimage_opt(img, "features"))) {
 		argv[n++] = "-O";
 		argv[n++] = v;
 	}
-	if ((v = xarch_gimage_opt(img, "extraargs"))) {
-		xa_strcpy(extra, sizeof(extra), v);
-		if (split_args(extra, argv, &n, 90) < 0)
-			return xarch_err(g->err, E2BIG, "image '%s': too many extraargs",
-					 img->name);
-	}
-	argv[n++] = disk;
-	argv[n++] = sz;
-	argv[n] = NULL;
-	return run(g, argv, img);
+	return mkfs_run(g, img, argv, n, "-L", disk, sz);
 }
 
 static int mmd_parents(struct gi *g, const struct xarch_gimage *img, const char *spec,
@@ -185,9 +196,8 @@ static int mkfs_vfat(struct gi *g, const struct xarch_gimage *img, const char *d
 {
 	const char *argv[96];
 	size_t n = 0;
-	char offs[32], sz[32], spec[PATH_MAX + 40], extra[XARCH_GCFG_EXEC_MAX];
+	char offs[32], sz[32], spec[PATH_MAX + 40];
 	char src[PATH_MAX], dst[XARCH_GCFG_PATH_MAX + 4];
-	const char *v;
 	int r;
 
 	xa_snprintf(offs, sizeof(offs), "%llu", (unsigned long long)(off / SECTOR));
@@ -197,20 +207,7 @@ static int mkfs_vfat(struct gi *g, const struct xarch_gimage *img, const char *d
 		argv[n++] = "--invariant";
 	argv[n++] = "--offset";
 	argv[n++] = offs;
-	if ((v = xarch_gimage_opt(img, "label"))) {
-		argv[n++] = "-n";
-		argv[n++] = v;
-	}
-	if ((v = xarch_gimage_opt(img, "extraargs"))) {
-		xa_strcpy(extra, sizeof(extra), v);
-		if (split_args(extra, argv, &n, 90) < 0)
-			return xarch_err(g->err, E2BIG, "image '%s': too many extraargs",
-					 img->name);
-	}
-	argv[n++] = disk;
-	argv[n++] = sz;
-	argv[n] = NULL;
-	if ((r = run(g, argv, img)) < 0)
+	if ((r = mkfs_run(g, img, argv, n, "-n", disk, sz)) < 0)
 		return r;
 
 	xa_snprintf(spec, sizeof(spec), "%s@@%llu", disk, (unsigned long long)off);
