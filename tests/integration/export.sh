@@ -3,13 +3,7 @@
 # round trip through xarch pull, reproducibility, no output on failure.
 . "$(dirname "$0")/lib.sh"
 
-for t in umoci skopeo python3; do
-	command -v "$t" >/dev/null || { skip "export: $t is not installed"; exit 0; }
-done
-if ! "$XARCH" help export >/dev/null 2>&1; then
-	skip "export: this xarch has no export command yet"
-	exit 0
-fi
+require_tools export umoci skopeo python3
 cd "$TMP" || exit 1
 root=false
 [ "$(id -u)" -eq 0 ] && root=true

@@ -72,3 +72,11 @@ as_user() {
 	local u=$1; shift
 	setpriv --reuid="$u" --regid="$u" --init-groups --reset-env -- "$@"
 }
+
+# require_tools NAME TOOL...: skip the whole test NAME unless every TOOL is installed
+require_tools() {
+	local name=$1 t; shift
+	for t in "$@"; do
+		command -v "$t" >/dev/null || { skip "$name: $t is not installed"; exit 0; }
+	done
+}

@@ -4,13 +4,7 @@
 # the formats.
 . "$(dirname "$0")/lib.sh"
 
-for t in umoci skopeo python3; do
-	command -v "$t" >/dev/null || { skip "pull-oci: $t is not installed"; exit 0; }
-done
-if ! "$XARCH" help pull >/dev/null 2>&1; then
-	skip "pull-oci: this xarch has no pull command yet"
-	exit 0
-fi
+require_tools pull-oci umoci skopeo python3
 cd "$TMP" || exit 1
 root=false
 [ "$(id -u)" -eq 0 ] && root=true

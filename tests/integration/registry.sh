@@ -5,13 +5,7 @@
 # redirect of blobs to another host, chunked bodies).
 . "$(dirname "$0")/lib.sh"
 
-for t in umoci skopeo python3; do
-	command -v "$t" >/dev/null || { skip "registry: $t is not installed"; exit 0; }
-done
-if ! "$XARCH" help push >/dev/null 2>&1; then
-	skip "registry: this xarch has no push command"
-	exit 0
-fi
+require_tools registry umoci skopeo python3
 cd "$TMP" || exit 1
 unpack_flags=()
 [ "$(id -u)" -eq 0 ] || unpack_flags=(--rootless)

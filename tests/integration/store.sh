@@ -7,9 +7,7 @@
 # umoci's own unpack and must be untouched by the runs (implied --ephemeral).
 . "$(dirname "$0")/lib.sh"
 
-for t in umoci python3; do
-	command -v "$t" >/dev/null || { skip "store: $t is not installed"; exit 0; }
-done
+require_tools store umoci python3
 if [ "$(id -u)" -ne 0 ]; then
 	skip "store: needs root (xarch run with a root-owned image tree)"
 	exit 0
