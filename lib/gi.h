@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Inside xarch genimage (lib/genimage*.c): the state of one run and what the
+ * image types share.  The driver is lib/genimage.c; each image type builds its
+ * content with gi_build_at(), either into its own file (offset 0) or straight
+ * into a disk file at a partition's offset.
+ */
+#ifndef XARCH_GI_H
+#define XARCH_GI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "xarch/genimage.h"
+
+#define GI_SECTOR 512ull
+
+struct gi {
+	const struct xarch_gcfg *cfg;
+	const struct xarch_genimage_opts *o;
+	const char *root, *input, *output, *tmp;
+	char fake_time[64];
+	bool epoch;
+	struct xarch_error *err;
+};
+
+#define GI_ERR(g, img, code, fmt, ...)                                                             \
+	xarch_err((g)->err, code, "%s:%d: image '%s': " fmt, (img)->file, (img)->line,             \
+		  (img)->name, ##__VA_ARGS__)
+
+/* Run a tool; on failure the error names the image and ends with the tool's
+ * last line of output. */
+int gi_run(struct gi *g, const char *const argv[], const struct xarch_gimage *img);
+/* Append the label (under label_flag), extraargs, disk and size, then run.
+ * argv has room for 96 entries. */
+int gi_mkfs_run(struct gi *g, const struct xarch_gimage *img, const char **argv, size_t n,
+		const char *label_flag, const char *disk, const char *sz);
+
+/* Where an image's (or an input file's) bytes are read from. */
+const char *gi_src_path(const struct gi *g, const char *name, char *buf, size_t len);
+/* The image is a filesystem used by exactly one hdimage partition: it is
+ * made in place in the disk and has no file of its own. */
+bool gi_is_inline(const struct gi *g, const struct xarch_gimage *img);
+
+/* Make img's content in the file `path` (open as fd) at byte offset off;
+ * the file is already at least off + img->size long when img->size is set. */
+int gi_build_at(struct gi *g, const struct xarch_gimage *img, const char *path, int fd,
+		uint64_t off);
+/* Copy src into fd at off (at most max bytes), zero blocks left as holes. */
+int gi_copy_at(struct gi *g, int fd, const char *src, uint64_t off, uint64_t max);
+
+/* A temp file beside `final` (its name in tmp, PATH_MAX), then fsync+rename. */
+int gi_open_tmp(struct gi *g, const char *final, char *tmp);
+int gi_finish(struct gi *g, int fd, const char *tmp, const char *final);
+
+/* hdimage (lib/genimage-hd.c) */
+int gi_gen_hd(struct gi *g, const struct xarch_gimage *img);
+
+#endif
