@@ -5,8 +5,13 @@
  */
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "internal.h"
 #include "gi.h"
@@ -127,13 +132,6 @@ const char *gi_src_path(const struct gi *g, const char *name, char *buf, size_t 
 	return in_dir(g->output, name, buf, len);
 }
 
-static void report(struct gi *g, int fd, const char *path)
-{
-	struct stat st;
-	if (g->o && g->o->done && fstat(fd, &st) == 0)
-		g->o->done(g->o->data, path, (uint64_t)st.st_size, (uint64_t)st.st_blocks * 512);
-}
-
 /* A temp file next to the output; its name in tmp (PATH_MAX). */
 int gi_open_tmp(struct gi *g, const char *final, char *tmp)
 {
@@ -148,7 +146,6 @@ int gi_open_tmp(struct gi *g, const char *final, char *tmp)
 
 int gi_finish(struct gi *g, int fd, const char *tmp, const char *final)
 {
-	report(g, fd, final);
 	if (fsync(fd) < 0 || rename(tmp, final) < 0)
 		return xarch_err_sys(g->err, errno, "cannot write '%s'", final);
 	return 0;
@@ -196,6 +193,218 @@ int gi_copy_at(struct gi *g, int fd, const char *src, uint64_t off, uint64_t max
 	}
 }
 
+/* ---- running jobs in parallel ------------------------------------------ */
+
+struct job_result {
+	int r;
+	struct xarch_error e;
+};
+
+static int job_collect(struct gi *g, pid_t pid, int fd, int *first_r, size_t i, size_t *first_i)
+{
+	struct job_result res = {.r = -EIO};
+	int st;
+	ssize_t n = read(fd, &res, sizeof(res));
+	close(fd);
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	if (n != (ssize_t)sizeof(res)) {
+		res.r = -EIO;
+		snprintf(res.e.msg, sizeof(res.e.msg), "a build job died (%s)",
+			 WIFSIGNALED(st) ? strsignal(WTERMSIG(st)) : "no result");
+		res.e.code = EIO;
+	}
+	if (res.r < 0 && (*first_r >= 0 || i < *first_i)) {
+		*first_r = res.r;
+		*first_i = i;
+		if (g->err)
+			*g->err = res.e;
+	}
+	return 0;
+}
+
+int gi_parallel(struct gi *g, size_t n, int (*fn)(struct gi *, size_t, void *), void *data)
+{
+	struct pollfd pfd[GI_JOBS_MAX];
+	pid_t pids[GI_JOBS_MAX];
+	size_t idx[GI_JOBS_MAX], running = 0, next = 0, first_i = SIZE_MAX;
+	unsigned jobs = g->jobs ? g->jobs : 1;
+	int first_r = 0;
+
+	if (n <= 1 || jobs <= 1) {
+		for (size_t i = 0; i < n; i++) {
+			int r = fn(g, i, data);
+			if (r < 0)
+				return r;
+		}
+		return 0;
+	}
+	if (jobs > GI_JOBS_MAX)
+		jobs = GI_JOBS_MAX;
+	fflush(NULL);
+	while (running || (next < n && first_r >= 0)) {
+		while (running < jobs && next < n && first_r >= 0) {
+			int p[2];
+			if (pipe2(p, O_CLOEXEC) < 0) {
+				first_r = xarch_err_sys(g->err, errno, "cannot start a build job");
+				break;
+			}
+			pid_t pid = fork();
+			if (pid < 0) {
+				close(p[0]);
+				close(p[1]);
+				first_r = xarch_err_sys(g->err, errno, "cannot start a build job");
+				break;
+			}
+			if (pid == 0) {
+				struct job_result res = {0};
+				close(p[0]);
+				g->err = &res.e;
+				g->jobs = 1;
+				res.r = fn(g, next, data);
+				_exit(write(p[1], &res, sizeof(res)) == sizeof(res) ? 0 : 1);
+			}
+			close(p[1]);
+			pfd[running] = (struct pollfd){.fd = p[0], .events = POLLIN};
+			pids[running] = pid;
+			idx[running++] = next++;
+		}
+		if (!running)
+			break;
+		if (poll(pfd, running, -1) < 0 && errno != EINTR)
+			return xarch_err_sys(g->err, errno, "cannot wait for build jobs");
+		for (size_t k = 0; k < running;) {
+			if (!pfd[k].revents) {
+				k++;
+				continue;
+			}
+			job_collect(g, pids[k], pfd[k].fd, &first_r, idx[k], &first_i);
+			running--;
+			pfd[k] = pfd[running];
+			pids[k] = pids[running];
+			idx[k] = idx[running];
+		}
+	}
+	return first_r;
+}
+
+/* ---- the order images are built in ---------------------------------------- */
+
+/* The images of the config that `img` reads (an inline filesystem is built by
+ * its disk, so the disk needs what the filesystem reads). */
+static void deps(const struct gi *g, const struct xarch_gimage *img, bool *need)
+{
+	const struct xarch_gcfg *cfg = g->cfg;
+	for (size_t i = 0; i < cfg->n_images; i++) {
+		const struct xarch_gimage *c = &cfg->images[i];
+		bool used = false;
+		for (size_t j = 0; j < img->n_parts && !used; j++)
+			used = !strcmp(img->parts[j].image, c->name);
+		for (size_t j = 0; j < img->n_files && !used; j++)
+			used = !strcmp(img->files[j].image, c->name);
+		for (size_t j = 0; j < img->n_opts && !used; j++)
+			used = (!strcmp(img->opts[j].key, "files") ||
+				!strcmp(img->opts[j].key, "image")) &&
+			       !strcmp(img->opts[j].value, c->name);
+		if (!used || c == img)
+			continue;
+		if (gi_is_inline(g, c))
+			deps(g, c, need);
+		else
+			need[i] = true;
+	}
+}
+
+struct wave {
+	const struct xarch_gimage **imgs;
+	double *secs;
+};
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int build_one(struct gi *g, size_t i, void *data)
+{
+	const struct xarch_gimage *img = ((struct wave *)data)->imgs[i];
+	if (!strcmp(img->type, "hdimage"))
+		return gi_gen_hd(g, img);
+	return gen_fs(g, img);
+}
+
+static void report(struct gi *g, const struct xarch_gimage *img, double secs)
+{
+	struct xarch_genimage_result res = {.name = img->name, .type = img->type, .seconds = secs};
+	char path[PATH_MAX];
+	struct stat st;
+	if (!g->o || !g->o->done ||
+	    xa_snprintf(path, sizeof(path), "%s/%s", g->output, img->name) < 0 ||
+	    stat(path, &st) < 0)
+		return;
+	res.path = path;
+	res.apparent = (uint64_t)st.st_size;
+	res.allocated = (uint64_t)st.st_blocks * 512;
+	g->o->done(g->o->data, &res);
+}
+
+/* Build every image that has a file of its own, in waves: each wave is the
+ * images whose inputs are all built, made in parallel. */
+static int build_all(struct gi *g)
+{
+	const struct xarch_gcfg *cfg = g->cfg;
+	size_t n = cfg->n_images, left = 0;
+	_cleanup_free_ bool *built = calloc(n + 1, sizeof(bool)),
+			    *need = calloc(n + 1, sizeof(bool));
+	_cleanup_free_ const struct xarch_gimage **wave = calloc(n + 1, sizeof(*wave));
+	int r = 0;
+
+	if (!built || !need || !wave)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		const struct xarch_gimage *img = &cfg->images[i];
+		built[i] = !strcmp(img->type, "file") || gi_is_inline(g, img);
+		left += !built[i];
+	}
+	while (left) {
+		size_t k = 0;
+		for (size_t i = 0; i < n; i++) {
+			bool ready = !built[i];
+			if (!ready)
+				continue;
+			memset(need, 0, n * sizeof(bool));
+			deps(g, &cfg->images[i], need);
+			for (size_t j = 0; j < n && ready; j++)
+				ready = !need[j] || built[j];
+			if (ready)
+				wave[k++] = &cfg->images[i];
+		}
+		if (!k) {
+			for (size_t i = 0; i < n; i++)
+				if (!built[i])
+					return xarch_err(g->err, ELOOP,
+							 "%s:%d: image '%s' depends on itself "
+							 "through other images",
+							 cfg->images[i].file, cfg->images[i].line,
+							 cfg->images[i].name);
+		}
+		double t0 = now_s();
+		for (size_t j = 0; j < k && g->o && g->o->start; j++)
+			g->o->start(g->o->data, wave[j]);
+		struct wave w = {.imgs = wave};
+		if ((r = gi_parallel(g, k, build_one, &w)) < 0)
+			return r;
+		for (size_t j = 0; j < k; j++) {
+			built[wave[j] - cfg->images] = true;
+			report(g, wave[j], now_s() - t0);
+		}
+		left -= k;
+	}
+	return 0;
+}
+
 static const char *pick(const char *opt, const char *cfg, const char *def)
 {
 	return opt ? opt : cfg && cfg[0] ? cfg : def;
@@ -217,6 +426,7 @@ int xarch_genimage(const struct xarch_gcfg *cfg, const struct xarch_genimage_opt
 	g->input = pick(o ? o->inputpath : NULL, cfg->inputpath, "input");
 	g->output = pick(o ? o->outputpath : NULL, cfg->outputpath, "images");
 	g->tmp = pick(o ? o->tmppath : NULL, cfg->tmppath, "tmp");
+	g->jobs = o && o->jobs ? o->jobs : (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
 	if (se && *se) {
 		g->epoch = true;
 		xa_snprintf(g->fake_time, sizeof(g->fake_time), "E2FSPROGS_FAKE_TIME=%s", se);
@@ -225,19 +435,15 @@ int xarch_genimage(const struct xarch_gcfg *cfg, const struct xarch_genimage_opt
 		r = xarch_err_sys(err, errno, "cannot create '%s'", g->output);
 		goto out;
 	}
-	/* filesystems that are not made in place, then the disks that use them */
 	for (size_t i = 0; i < cfg->n_images && r >= 0; i++) {
 		const struct xarch_gimage *img = &cfg->images[i];
-		if (is_fs(img) && !gi_is_inline(g, img))
-			r = gen_fs(g, img);
-		else if (!is_fs(img) && strcmp(img->type, "hdimage") && strcmp(img->type, "file"))
+		if (!is_fs(img) && strcmp(img->type, "hdimage") && strcmp(img->type, "file"))
 			r = xarch_err(err, ENOTSUP,
 				      "%s:%d: image '%s': type '%s' is not supported yet",
 				      img->file, img->line, img->name, img->type);
 	}
-	for (size_t i = 0; i < cfg->n_images && r >= 0; i++)
-		if (!strcmp(cfg->images[i].type, "hdimage"))
-			r = gi_gen_hd(g, &cfg->images[i]);
+	if (r >= 0)
+		r = build_all(g);
 out:
 	free(g);
 	return r;

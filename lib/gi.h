@@ -21,6 +21,7 @@ struct gi {
 	const char *root, *input, *output, *tmp;
 	char fake_time[64];
 	bool epoch;
+	unsigned jobs; /* parallel build jobs */
 	struct xarch_error *err;
 };
 
@@ -52,6 +53,12 @@ int gi_copy_at(struct gi *g, int fd, const char *src, uint64_t off, uint64_t max
 /* A temp file beside `final` (its name in tmp, PATH_MAX), then fsync+rename. */
 int gi_open_tmp(struct gi *g, const char *final, char *tmp);
 int gi_finish(struct gi *g, int fd, const char *tmp, const char *final);
+
+/* Run fn(g, i, data) for i in [0, n), in up to g->jobs child processes
+ * (each fn runs with g->jobs = 1 and its own error).  All are waited for; the
+ * failure with the lowest i is returned with its message. */
+#define GI_JOBS_MAX 32
+int gi_parallel(struct gi *g, size_t n, int (*fn)(struct gi *, size_t, void *), void *data);
 
 /* hdimage (lib/genimage-hd.c) */
 int gi_gen_hd(struct gi *g, const struct xarch_gimage *img);

@@ -2,6 +2,7 @@
 /* xarch genimage --config FILE: the images of a genimage.cfg. */
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "xarch.h"
@@ -10,26 +11,56 @@
 
 static void help(void)
 {
-	puts("usage: xarch genimage --config FILE [--rootpath DIR] [--inputpath DIR]\n"
-	     "                      [--outputpath DIR] [--tmppath DIR] [--includepath DIRS]\n\n"
-	     "Build the images of a genimage.cfg: hdimage (gpt, mbr, hybrid, none), vfat,\n"
-	     "ext2/3/4 and file.  A filesystem used as one partition of a disk is made in\n"
-	     "place inside the (sparse) disk file, with no intermediate image.  Defaults as\n"
-	     "genimage: the config's paths, else root, input, images, tmp (relative to the\n"
-	     "current directory).  Each output is written under a temp name and renamed.\n\n"
+	puts("usage: xarch genimage [--config FILE] [--rootpath DIR] [--inputpath DIR]\n"
+	     "                      [--outputpath DIR] [--tmppath DIR] [--includepath DIRS]\n"
+	     "                      [--jobs N] [--json] [--quiet]\n\n"
+	     "Build the images of a genimage.cfg without root or loop devices.  A\n"
+	     "filesystem used as one partition of a disk is made in place inside the\n"
+	     "(sparse) disk file, with no intermediate image; independent images are built\n"
+	     "in parallel.  Defaults as genimage: the config's paths, else root, input,\n"
+	     "images, tmp (relative to the current directory).  Each output is written\n"
+	     "under a temp name and renamed, so a failure leaves nothing half-written.\n"
+	     "SOURCE_DATE_EPOCH makes the output reproducible.\n\n"
 	     "  -c, --config FILE      the configuration (default genimage.cfg)\n"
+	     "  -j, --jobs N           images built at once (default: one per CPU)\n"
+	     "      --json             print a JSON summary of the written files\n"
 	     "  -q, --quiet            print nothing on success\n"
 	     "  -h, --help");
 }
 
-static void done(void *data, const char *path, uint64_t apparent, uint64_t allocated)
+struct ctx {
+	bool quiet, json, tty;
+	struct json_object *files;
+};
+
+static void start(void *data, const struct xarch_gimage *img)
 {
+	struct ctx *c = data;
+	if (c->tty && !c->quiet && !c->json)
+		fprintf(stderr, "building %s (%s)\n", img->name, img->type);
+}
+
+static void done(void *data, const struct xarch_genimage_result *res)
+{
+	struct ctx *c = data;
 	char a[32], b[32];
-	if (*(bool *)data)
+	if (c->json) {
+		struct json_object *o = json_object_new_object();
+		json_object_object_add(o, "name", json_str(res->name));
+		json_object_object_add(o, "type", json_str(res->type));
+		json_object_object_add(o, "path", json_str(res->path));
+		json_object_object_add(o, "size", json_object_new_int64((int64_t)res->apparent));
+		json_object_object_add(o, "allocated",
+				       json_object_new_int64((int64_t)res->allocated));
+		json_object_object_add(o, "seconds", json_object_new_double(res->seconds));
+		json_object_array_add(c->files, o);
 		return;
-	format_size(apparent, a, sizeof(a));
-	format_size(allocated, b, sizeof(b));
-	printf("%s: %s (%s allocated)\n", path, a, b);
+	}
+	if (c->quiet)
+		return;
+	format_size(res->apparent, a, sizeof(a));
+	format_size(res->allocated, b, sizeof(b));
+	printf("%s: %s (%s allocated) in %.2f s\n", res->path, a, b, res->seconds);
 }
 
 int cmd_genimage(int argc, char **argv)
@@ -42,20 +73,23 @@ int cmd_genimage(int argc, char **argv)
 		{ "outputpath", required_argument, NULL, 'o' },
 		{ "tmppath", required_argument, NULL, 't' },
 		{ "includepath", required_argument, NULL, 'I' },
+		{ "jobs", required_argument, NULL, 'j' },
+		{ "json", no_argument, NULL, 'J' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	/* clang-format on */
 	const char *config = "genimage.cfg", *includepath = NULL;
-	struct xarch_genimage_opts o = { .done = done };
-	struct xarch_error err = { 0 };
+	struct ctx ctx = {.tty = is_tty(2)};
+	struct xarch_genimage_opts o = {.start = start, .done = done, .data = &ctx};
+	struct xarch_error err = {0};
 	struct xarch_gcfg cfg;
-	bool quiet = false;
+	char *end;
 	int c, r;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "c:qh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:j:qh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			config = optarg;
@@ -75,8 +109,17 @@ int cmd_genimage(int argc, char **argv)
 		case 'I':
 			includepath = optarg;
 			break;
+		case 'j':
+			o.jobs = (unsigned)strtoul(optarg, &end, 10);
+			if (*end || !o.jobs || o.jobs > 64)
+				return usage_error("genimage",
+						   "--jobs wants a number from 1 to 64");
+			break;
+		case 'J':
+			ctx.json = true;
+			break;
 		case 'q':
-			quiet = true;
+			ctx.quiet = true;
 			break;
 		case 'h':
 			help();
@@ -87,13 +130,21 @@ int cmd_genimage(int argc, char **argv)
 	}
 	if (optind < argc)
 		return usage_error("genimage", "unexpected argument '%s'", argv[optind]);
-	o.data = &quiet;
 	r = xarch_gcfg_parse_file(config, includepath, &cfg, &err);
 	if (r < 0)
 		return die_err(&err, r);
+	if (ctx.json)
+		ctx.files = json_object_new_array();
 	r = xarch_genimage(&cfg, &o, &err);
 	xarch_gcfg_release(&cfg);
-	if (r < 0)
+	if (r < 0) {
+		json_object_put(ctx.files);
 		return die_err(&err, r);
+	}
+	if (ctx.json) {
+		struct json_object *top = json_object_new_object();
+		json_object_object_add(top, "images", ctx.files);
+		json_print(top);
+	}
 	return 0;
 }

@@ -18,10 +18,19 @@
 #include "xarch/error.h"
 #include "xarch/gcfg.h"
 
+/* One written image file. */
+struct xarch_genimage_result {
+	const char *name, *type, *path;
+	uint64_t apparent, allocated; /* size, and bytes allocated on disk */
+	double seconds;		      /* wall time of the build step it was part of */
+};
+
 struct xarch_genimage_opts {
 	const char *rootpath, *inputpath, *outputpath, *tmppath; /* NULL: config, then default */
-	/* called once per written image */
-	void (*done)(void *data, const char *path, uint64_t apparent, uint64_t allocated);
+	unsigned jobs; /* images built at once; 0: one per CPU */
+	/* progress: an image's build starts; it was written */
+	void (*start)(void *data, const struct xarch_gimage *img);
+	void (*done)(void *data, const struct xarch_genimage_result *res);
 	void *data;
 };
 

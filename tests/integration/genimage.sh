@@ -153,3 +153,35 @@ check_rc "broken config fails" 1 gen xarch xb bad.cfg
 check_out "broken config names file:line" "bad.cfg:3" gen xarch xb bad.cfg
 check "broken config: one line" test "$(gen xarch xb bad.cfg 2>&1 | wc -l)" -eq 1
 check "broken config: no output" test ! -e "$W/xb/bad.img"
+
+# images shared by several disks are built once, independent ones in parallel
+cat >"$W/par.cfg" <<'CFG'
+image a.ext4 { ext4 { label = "a" } size = 16M }
+image b.vfat { vfat { files = { "Image" } } size = 8M }
+image c.ext4 { ext4 { label = "c" } size = 16M }
+image d.img { hdimage { partition-table-type = "gpt" } partition a { image = "a.ext4" } partition b { image = "b.vfat" } }
+image e.img { hdimage { } partition a { image = "a.ext4" } partition c { image = "c.ext4" } }
+image f.img { hdimage { } partition b { image = "b.vfat" } }
+CFG
+par() { (cd "$W" && "$XARCH" genimage --config par.cfg --outputpath "$1" --rootpath root \
+	--inputpath input --json "${@:2}") >"$W/$1.json"; }
+check "parallel build of shared and independent images" par xp
+check "parallel build with --jobs 1" par x1 --jobs 1
+names() { python3 -c 'import json,sys; print(" ".join(sorted(i["name"] for i in json.load(open(sys.argv[1]))["images"])))' "$1"; }
+check_out "--json lists every written file" "a.ext4 b.vfat d.img e.img f.img" names "$W/xp.json"
+check "--json sizes are the files' sizes" env -C "$W" python3 -c 'import json,os,sys
+for i in json.load(open(sys.argv[1]))["images"]:
+    assert i["size"] == os.stat(i["path"]).st_size, i
+    assert 0 < i["allocated"] <= i["size"] + 4096, i' "$W/xp.json"
+check "the shared image is copied into both disks" cmp <(extract "$W/xp/d.img" 17408 $((16 << 20)) /dev/stdout) \
+	"$W/xp/a.ext4"
+check "inline c.ext4 has no file of its own" test ! -e "$W/xp/c.ext4"
+extract "$W/xp/e.img" $(((16 << 20) + 512)) $((16 << 20)) "$TMP/c.ext4"
+check "inline c.ext4 is clean" e2fsck -fn "$TMP/c.ext4"
+check "same tables with 1 and N jobs" diff <(dump "$W/xp/e.img") <(dump "$W/x1/e.img")
+
+# a failing job stops the build and leaves no output or temp file
+sed 's/label = "c"/label = "c" extraargs = "-O no_such_feature"/' "$W/par.cfg" >"$W/parbad.cfg"
+check_rc "a failing partition build fails the run" 1 sh -c "cd '$W' && '$XARCH' genimage -c parbad.cfg --outputpath xpb --rootpath root --inputpath input"
+check_out "the error names the image and the tool's reason" "image 'c.ext4'" sh -c "cd '$W' && '$XARCH' genimage -c parbad.cfg --outputpath xpb --rootpath root --inputpath input 2>&1"
+check "no e.img and no temp file after the failure" test -z "$(ls "$W/xpb" | grep -e '^e.img' -e tmp)"
