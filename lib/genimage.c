@@ -8,12 +8,14 @@
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
+#include "digest.h"
 #include "gi.h"
 #include "xarch/spawn.h"
 
@@ -191,6 +193,26 @@ int gi_copy_at(struct gi *g, int fd, const char *src, uint64_t off, uint64_t max
 			return xarch_err_sys(g->err, errno, "cannot write image data");
 		done += (uint64_t)n;
 	}
+}
+
+void gi_guid(const struct gi *g, const char *a, const char *b, uint8_t out[16])
+{
+	if (!g->epoch || !g->epoch_s) {
+		if (getrandom(out, 16, 0) != 16)
+			memset(out, 0x5a, 16);
+	} else {
+		struct xa_sha256 c;
+		uint8_t h[32];
+		xa_sha256_init(&c);
+		xa_sha256_update(&c, "xarch-genimage", 15);
+		xa_sha256_update(&c, g->epoch_s, strlen(g->epoch_s) + 1);
+		xa_sha256_update(&c, a, strlen(a) + 1);
+		xa_sha256_update(&c, b ? b : "", strlen(b ? b : "") + 1);
+		xa_sha256_final(&c, h);
+		memcpy(out, h, 16);
+	}
+	out[7] = (uint8_t)((out[7] & 0x0f) | 0x40); /* version 4, in on-disk order */
+	out[8] = (uint8_t)((out[8] & 0x3f) | 0x80);
 }
 
 /* ---- running jobs in parallel ------------------------------------------ */
@@ -429,6 +451,7 @@ int xarch_genimage(const struct xarch_gcfg *cfg, const struct xarch_genimage_opt
 	g->jobs = o && o->jobs ? o->jobs : (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
 	if (se && *se) {
 		g->epoch = true;
+		g->epoch_s = se;
 		xa_snprintf(g->fake_time, sizeof(g->fake_time), "E2FSPROGS_FAKE_TIME=%s", se);
 	}
 	if (mkdir(g->output, 0755) < 0 && errno != EEXIST) {

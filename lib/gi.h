@@ -21,6 +21,7 @@ struct gi {
 	const char *root, *input, *output, *tmp;
 	char fake_time[64];
 	bool epoch;
+	const char *epoch_s; /* SOURCE_DATE_EPOCH as set */
 	unsigned jobs; /* parallel build jobs */
 	struct xarch_error *err;
 };
@@ -53,6 +54,11 @@ int gi_copy_at(struct gi *g, int fd, const char *src, uint64_t off, uint64_t max
 /* A temp file beside `final` (its name in tmp, PATH_MAX), then fsync+rename. */
 int gi_open_tmp(struct gi *g, const char *final, char *tmp);
 int gi_finish(struct gi *g, int fd, const char *tmp, const char *final);
+
+/* A GUID in on-disk (mixed-endian) order: random, or with SOURCE_DATE_EPOCH
+ * derived from it and the names a, b (an image and a partition, say), so
+ * the same inputs give the same disk. */
+void gi_guid(const struct gi *g, const char *a, const char *b, uint8_t out[16]);
 
 /* Run fn(g, i, data) for i in [0, n), in up to g->jobs child processes
  * (each fn runs with g->jobs = 1 and its own error).  All are waited for; the
