@@ -171,28 +171,74 @@ static int gen_fs(struct gi *g, const struct xarch_gimage *img)
 	return r;
 }
 
-/* Copy SRC into fd at off, leaving zero blocks as holes. */
+static bool is_zero(const char *p, size_t n)
+{
+	return n == 0 || (p[0] == 0 && !memcmp(p, p + 1, n - 1));
+}
+
+/* Write the non-zero 4 KiB blocks of buf (len bytes) to fd at off. */
+static int write_nonzero(int fd, const char *buf, size_t len, uint64_t off)
+{
+	for (size_t i = 0; i < len;) {
+		size_t b = len - i < 4096 ? len - i : 4096;
+		if (is_zero(buf + i, b)) {
+			i += b;
+			continue;
+		}
+		size_t j = i + b; /* extend the run of data blocks */
+		while (j < len) {
+			size_t c = len - j < 4096 ? len - j : 4096;
+			if (is_zero(buf + j, c))
+				break;
+			j += c;
+		}
+		if (pwrite(fd, buf + i, j - i, (off_t)(off + i)) != (ssize_t)(j - i))
+			return -errno ? -errno : -EIO;
+		i = j;
+	}
+	return 0;
+}
+
+/* Copy SRC into fd at off: only its data extents are read, and zero blocks
+ * inside them stay holes too. */
 int gi_copy_at(struct gi *g, int fd, const char *src, uint64_t off, uint64_t max)
 {
 	_cleanup_close_ int in = open(src, O_RDONLY | O_CLOEXEC);
-	static char buf[1 << 16];
-	static const char zero[1 << 16];
-	uint64_t done = 0;
-	if (in < 0)
+	_cleanup_free_ char *buf = NULL;
+	const size_t bufsz = 1 << 20;
+	struct stat st;
+	off_t pos = 0;
+
+	if (in < 0 || fstat(in, &st) < 0)
 		return xarch_err_sys(g->err, errno, "cannot open '%s'", src);
-	for (;;) {
-		ssize_t n = read(in, buf, sizeof(buf));
-		if (n < 0)
-			return xarch_err_sys(g->err, errno, "cannot read '%s'", src);
-		if (n == 0)
-			return 0;
-		if (done + (uint64_t)n > max)
-			return xarch_err(g->err, ENOSPC, "'%s' does not fit its partition", src);
-		if (memcmp(buf, zero, (size_t)n) &&
-		    pwrite(fd, buf, (size_t)n, (off_t)(off + done)) != n)
-			return xarch_err_sys(g->err, errno, "cannot write image data");
-		done += (uint64_t)n;
+	if ((uint64_t)st.st_size > max)
+		return xarch_err(g->err, ENOSPC,
+				 "'%s' (%llu bytes) does not fit its partition "
+				 "(%llu bytes)",
+				 src, (unsigned long long)st.st_size, (unsigned long long)max);
+	if (!(buf = malloc(bufsz)))
+		return -ENOMEM;
+	while (pos < st.st_size) {
+		off_t data = lseek(in, pos, SEEK_DATA), hole;
+		if (data < 0 && errno == ENXIO)
+			break;
+		if (data < 0) /* no SEEK_DATA: all of it is data */
+			data = pos, hole = st.st_size;
+		else if ((hole = lseek(in, data, SEEK_HOLE)) < 0)
+			hole = st.st_size;
+		for (pos = data; pos < hole;) {
+			size_t want = (size_t)(hole - pos) < bufsz ? (size_t)(hole - pos) : bufsz;
+			ssize_t n = pread(in, buf, want, pos);
+			if (n <= 0)
+				return xarch_err_sys(g->err, n < 0 ? errno : EIO,
+						     "cannot read '%s'", src);
+			int r = write_nonzero(fd, buf, (size_t)n, off + (uint64_t)pos);
+			if (r < 0)
+				return xarch_err_sys(g->err, -r, "cannot write image data");
+			pos += n;
+		}
 	}
+	return 0;
 }
 
 void gi_guid(const struct gi *g, const char *a, const char *b, uint8_t out[16])
