@@ -16,6 +16,7 @@
 
 #include "internal.h"
 #include "digest.h"
+#include "xarch/diskout.h"
 #include "gi.h"
 #include "xarch/spawn.h"
 
@@ -403,19 +404,70 @@ static int build_one(struct gi *g, size_t i, void *data)
 	return gen_fs(g, img);
 }
 
-static void report(struct gi *g, const struct xarch_gimage *img, double secs)
+static void report_file(struct gi *g, const struct xarch_gimage *img, const char *path,
+			const char *type, double secs)
 {
-	struct xarch_genimage_result res = {.name = img->name, .type = img->type, .seconds = secs};
-	char path[PATH_MAX];
-	struct stat st;
-	if (!g->o || !g->o->done ||
-	    xa_snprintf(path, sizeof(path), "%s/%s", g->output, img->name) < 0 ||
-	    stat(path, &st) < 0)
+	struct xarch_genimage_result res = {
+	    .name = img->name, .type = type, .path = path, .seconds = secs};
+	struct xarch_diskout_stats st;
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (!g->o || !g->o->done || fd < 0 || xarch_diskout_stats(fd, &st, NULL) < 0)
 		return;
-	res.path = path;
-	res.apparent = (uint64_t)st.st_size;
-	res.allocated = (uint64_t)st.st_blocks * 512;
+	res.apparent = st.size;
+	res.allocated = st.allocated;
+	res.mapped = st.mapped;
 	g->o->done(g->o->data, &res);
+}
+
+/* The side files of a disk the options ask for: .bmap, .simg, .qcow2. */
+static int side_files(struct gi *g, const struct xarch_gimage *img, const char *path)
+{
+	char out[PATH_MAX + 8], tmp[PATH_MAX + 8];
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	double t0 = now_s();
+	int r;
+
+	if (fd < 0)
+		return xarch_err_sys(g->err, errno, "cannot open '%s'", path);
+	if (g->o->bmap) {
+		xa_snprintf(out, sizeof(out), "%s.bmap", path);
+		if ((r = xarch_bmap_write(fd, out, 0, NULL, g->err)) < 0)
+			return r;
+		report_file(g, img, out, "bmap", now_s() - t0);
+	}
+	if (g->o->android_sparse) {
+		t0 = now_s();
+		xa_snprintf(out, sizeof(out), "%s.simg", path);
+		if ((r = xarch_simg_write(fd, out, 0, 0, NULL, g->err)) < 0)
+			return r;
+		report_file(g, img, out, "android-sparse", now_s() - t0);
+	}
+	if (g->o->qcow2) {
+		t0 = now_s();
+		xa_snprintf(out, sizeof(out), "%s.qcow2", path);
+		_cleanup_close_ int tfd = gi_open_tmp(g, out, tmp);
+		if (tfd < 0)
+			return tfd;
+		const char *argv[] = {"qemu-img", "convert", "-q", "-f", "raw",
+				      "-O",	  "qcow2",   path, tmp,	 NULL};
+		if ((r = gi_run(g, argv, img)) < 0 || (r = gi_finish(g, tfd, tmp, out)) < 0) {
+			unlink(tmp);
+			return r;
+		}
+		report_file(g, img, out, "qcow2", now_s() - t0);
+	}
+	return 0;
+}
+
+static int report(struct gi *g, const struct xarch_gimage *img, double secs)
+{
+	char path[PATH_MAX];
+	if (xa_snprintf(path, sizeof(path), "%s/%s", g->output, img->name) < 0)
+		return 0;
+	report_file(g, img, path, img->type, secs);
+	if (g->o && !strcmp(img->type, "hdimage"))
+		return side_files(g, img, path);
+	return 0;
 }
 
 /* Build every image that has a file of its own, in waves: each wave is the
@@ -466,7 +518,8 @@ static int build_all(struct gi *g)
 			return r;
 		for (size_t j = 0; j < k; j++) {
 			built[wave[j] - cfg->images] = true;
-			report(g, wave[j], now_s() - t0);
+			if ((r = report(g, wave[j], now_s() - t0)) < 0)
+				return r;
 		}
 		left -= k;
 	}

@@ -13,7 +13,8 @@ static void help(void)
 {
 	puts("usage: xarch genimage [--config FILE] [--rootpath DIR] [--inputpath DIR]\n"
 	     "                      [--outputpath DIR] [--tmppath DIR] [--includepath DIRS]\n"
-	     "                      [--jobs N] [--json] [--quiet]\n\n"
+	     "                      [--jobs N] [--bmap] [--android-sparse] [--qcow2]\n"
+	     "                      [--json] [--quiet]\n\n"
 	     "Build the images of a genimage.cfg without root or loop devices.  A\n"
 	     "filesystem used as one partition of a disk is made in place inside the\n"
 	     "(sparse) disk file, with no intermediate image; independent images are built\n"
@@ -23,6 +24,9 @@ static void help(void)
 	     "SOURCE_DATE_EPOCH makes the output reproducible.\n\n"
 	     "  -c, --config FILE      the configuration (default genimage.cfg)\n"
 	     "  -j, --jobs N           images built at once (default: one per CPU)\n"
+	     "      --bmap             write DISK.bmap beside each disk (bmaptool copy --bmap)\n"
+	     "      --android-sparse   write DISK.simg beside each disk (fastboot, simg2img)\n"
+	     "      --qcow2            write DISK.qcow2 beside each disk (qemu-img)\n"
 	     "      --json             print a JSON summary of the written files\n"
 	     "  -q, --quiet            print nothing on success\n"
 	     "  -h, --help");
@@ -52,6 +56,7 @@ static void done(void *data, const struct xarch_genimage_result *res)
 		json_object_object_add(o, "size", json_object_new_int64((int64_t)res->apparent));
 		json_object_object_add(o, "allocated",
 				       json_object_new_int64((int64_t)res->allocated));
+		json_object_object_add(o, "mapped", json_object_new_int64((int64_t)res->mapped));
 		json_object_object_add(o, "seconds", json_object_new_double(res->seconds));
 		json_object_array_add(c->files, o);
 		return;
@@ -59,8 +64,8 @@ static void done(void *data, const struct xarch_genimage_result *res)
 	if (c->quiet)
 		return;
 	format_size(res->apparent, a, sizeof(a));
-	format_size(res->allocated, b, sizeof(b));
-	printf("%s: %s (%s allocated) in %.2f s\n", res->path, a, b, res->seconds);
+	format_size(res->mapped, b, sizeof(b));
+	printf("%s: %s (%s written) in %.2f s\n", res->path, a, b, res->seconds);
 }
 
 int cmd_genimage(int argc, char **argv)
@@ -74,6 +79,9 @@ int cmd_genimage(int argc, char **argv)
 		{ "tmppath", required_argument, NULL, 't' },
 		{ "includepath", required_argument, NULL, 'I' },
 		{ "jobs", required_argument, NULL, 'j' },
+		{ "bmap", no_argument, NULL, 'B' },
+		{ "android-sparse", no_argument, NULL, 'A' },
+		{ "qcow2", no_argument, NULL, 'Q' },
 		{ "json", no_argument, NULL, 'J' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -114,6 +122,15 @@ int cmd_genimage(int argc, char **argv)
 			if (*end || !o.jobs || o.jobs > 64)
 				return usage_error("genimage",
 						   "--jobs wants a number from 1 to 64");
+			break;
+		case 'B':
+			o.bmap = true;
+			break;
+		case 'A':
+			o.android_sparse = true;
+			break;
+		case 'Q':
+			o.qcow2 = true;
 			break;
 		case 'J':
 			ctx.json = true;

@@ -22,12 +22,16 @@
 struct xarch_genimage_result {
 	const char *name, *type, *path;
 	uint64_t apparent, allocated; /* size, and bytes allocated on disk */
+	uint64_t mapped;	      /* bytes in data extents (what a flasher writes) */
 	double seconds;		      /* wall time of the build step it was part of */
 };
 
 struct xarch_genimage_opts {
 	const char *rootpath, *inputpath, *outputpath, *tmppath; /* NULL: config, then default */
 	unsigned jobs; /* images built at once; 0: one per CPU */
+	/* beside each hdimage: NAME.bmap (bmaptool), NAME.simg (Android sparse),
+	 * NAME.qcow2 (qemu-img) */
+	bool bmap, android_sparse, qcow2;
 	/* progress: an image's build starts; it was written */
 	void (*start)(void *data, const struct xarch_gimage *img);
 	void (*done)(void *data, const struct xarch_genimage_result *res);
