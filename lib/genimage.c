@@ -12,25 +12,32 @@
 #include "gi.h"
 #include "xarch/spawn.h"
 
-static bool is_fs(const struct xarch_gimage *img)
+static bool has_flag(const struct xarch_gimage *img, unsigned flag)
 {
-	return !strcmp(img->type, "vfat") || !strcmp(img->type, "ext2") ||
-	       !strcmp(img->type, "ext3") || !strcmp(img->type, "ext4");
+	const struct gi_type *t = gi_type_find(img->type);
+	return t && (t->flags & flag);
 }
 
-/* How many hdimage partitions use image NAME. */
-static unsigned refs(const struct xarch_gcfg *cfg, const char *name)
+/* How many partitions use image NAME; *disk says whether one is an hdimage's. */
+static unsigned refs(const struct xarch_gcfg *cfg, const char *name, bool *disk)
 {
 	unsigned n = 0;
 	for (size_t i = 0; i < cfg->n_images; i++)
 		for (size_t j = 0; j < cfg->images[i].n_parts; j++)
-			n += !strcmp(cfg->images[i].parts[j].image, name);
+			if (!strcmp(cfg->images[i].parts[j].image, name)) {
+				n++;
+				*disk = *disk || !strcmp(cfg->images[i].type, "hdimage");
+			}
 	return n;
 }
 
+/* Made in place: a fixed-size filesystem in exactly one hdimage partition,
+ * with no exec hook that would expect its own file. */
 bool gi_is_inline(const struct gi *g, const struct xarch_gimage *img)
 {
-	return is_fs(img) && refs(g->cfg, img->name) == 1;
+	bool disk = false;
+	return has_flag(img, GI_INPLACE) && !img->exec_pre[0] && !img->exec_post[0] &&
+	       refs(g->cfg, img->name, &disk) == 1 && disk;
 }
 
 /* The tools' environment: ours plus MTOOLS_SKIP_CHECK (mtools on an image
@@ -219,25 +226,35 @@ int xarch_genimage(const struct xarch_gcfg *cfg, const struct xarch_genimage_opt
 	g->tmp = pick(o ? o->tmppath : NULL, cfg->tmppath, "tmp");
 	if (se && *se) {
 		g->epoch = true;
+		g->epoch_sec = strtoll(se, NULL, 10);
 		xa_snprintf(g->fake_time, sizeof(g->fake_time), "E2FSPROGS_FAKE_TIME=%s", se);
 	}
 	if (mkdir(g->output, 0755) < 0 && errno != EEXIST) {
 		r = xarch_err_sys(err, errno, "cannot create '%s'", g->output);
 		goto out;
 	}
-	/* filesystems that are not made in place, then the disks that use them */
 	for (size_t i = 0; i < cfg->n_images && r >= 0; i++) {
 		const struct xarch_gimage *img = &cfg->images[i];
-		if (is_fs(img) && !gi_is_inline(g, img))
-			r = gen_fs(g, img);
-		else if (!is_fs(img) && strcmp(img->type, "hdimage") && strcmp(img->type, "file"))
+		if (!gi_type_find(img->type))
 			r = xarch_err(err, ENOTSUP,
 				      "%s:%d: image '%s': type '%s' is not supported yet",
 				      img->file, img->line, img->name, img->type);
 	}
-	for (size_t i = 0; i < cfg->n_images && r >= 0; i++)
-		if (!strcmp(cfg->images[i].type, "hdimage"))
-			r = gi_gen_hd(g, &cfg->images[i]);
+	/* filesystems that are not made in place, the disks that use them, then
+	 * what is made from the disks (qemu) */
+	static const unsigned phase[] = {0, GI_DISK, GI_AFTER_DISK};
+	for (size_t p = 0; p < ARRAY_SIZE(phase); p++)
+		for (size_t i = 0; i < cfg->n_images && r >= 0; i++) {
+			const struct xarch_gimage *img = &cfg->images[i];
+			const struct gi_type *t = gi_type_find(img->type);
+			if ((t->flags & (GI_DISK | GI_AFTER_DISK)) != phase[p] ||
+			    gi_is_inline(g, img))
+				continue;
+			if (t->generate)
+				r = gi_with_hooks(g, img, t->generate);
+			else if (t->build)
+				r = gi_with_hooks(g, img, gen_fs);
+		}
 out:
 	free(g);
 	return r;
