@@ -191,10 +191,8 @@ static int run_hook(struct gi *g, const struct xarch_gimage *img, const char *wh
 			env[k++] = *e;
 	/* genimage's names; values go through the environment, never the
 	 * command line, so nothing in them is ever run by the shell */
-	if (!img->empty && !img->srcpath[0] && gi_source(g, img, &src) < 0)
-		src.dir[0] = '\0';
-	if (img->srcpath[0])
-		xa_strcpy(src.dir, sizeof(src.dir), img->srcpath);
+	if (gi_source(g, img, &src) < 0)
+		src.dir[0] = '\0'; /* not there (yet): exec-pre may be what makes it */
 	gi_source_release(&src);
 	norm_mp(img->mountpoint, mp, sizeof(mp));
 	snprintf(v[0], sizeof(v[0]), "IMAGE=%s", img->name);

@@ -23,6 +23,8 @@ echo u >"$R/home/u/docs/f"
 echo dot >"$R/home/u/.profile"
 echo kernel >"$R/boot/Image"
 echo efi >"$R/boot/efi/BOOTAA64.EFI"
+echo hidden >"$R/boot/.hidden" # genimage's `mcopy DIR/*` leaves it out of the vfat
+mknod "$R/dev/null" c 1 3 2>/dev/null || true
 touch -d '2001-02-03 04:05:06' "$R/etc/hostname" "$R/home/u/docs"
 chown 1000:1000 "$R/home/u" "$R/home/u/docs/f" 2>/dev/null || true
 python3 -c 'import os,sys; os.setxattr(sys.argv[1], "user.kind", b"host")' "$R/etc/hostname" \
@@ -96,7 +98,7 @@ check "xarch genimage builds erofs" "$XARCH" genimage --config "$W/erofs.cfg" --
 	--inputpath "$W/input" --outputpath "$W/xe"
 check "erofs is clean" fsck.erofs "$W/xe/root.erofs"
 rm -rf "$TMP/want" "$TMP/got"
-cp -a "$R" "$TMP/want" && rm -rf "$TMP/want/home/"* "$TMP/want/home/".[!.]* "$TMP/want/boot/"* &&
+cp -a "$R" "$TMP/want" && find "$TMP/want/home" "$TMP/want/boot" -mindepth 1 -delete &&
 	touch -r "$R/home" "$TMP/want/home" && touch -r "$R/boot" "$TMP/want/boot"
 treels() { (cd "$1" && find . -printf '%M %U %G %s %TY-%Tm-%Td %TT %p %l\n' | sed 's/\.[0-9]* / /' | sort -k7); }
 check "erofs extracts to the tree minus /home's and /boot's files" sh -c \
@@ -117,6 +119,36 @@ for f in root.tar home.tar.gz root.cpio root.sqfs root.erofs disk.qcow2; do
 done
 check "SOURCE_DATE_EPOCH clamps tar mtimes" sh -c \
 	"! tar --full-time -tvf '$W/r1/root.tar' | awk '{print \$4}' | grep -v -e 2023-11-14 -e 2001-02-03"
+
+# hard links (not compared with genimage above: which name carries the data
+# depends on the walk order), cpio formats and compressors
+mkdir -p "$W/hl/d"
+echo data >"$W/hl/d/a" && ln "$W/hl/d/a" "$W/hl/d/b"
+cat >"$W/hl.cfg" <<'CFG'
+image hl.tar { tar {} srcpath = "hl" }
+image hl.cpio { cpio {} srcpath = "hl" }
+image hl.odc.gz { cpio { format = "odc" compress = "gzip" extraargs = "-R 0:0 --reproducible" } srcpath = "hl" }
+image hl.cpio.xz { cpio { compress = "xz --check=crc32" } srcpath = "hl" }
+image hl.tar.xz { tar {} srcpath = "hl" }
+CFG
+check "hard links, cpio formats and compressors build" sh -c "cd '$W' && '$XARCH' genimage \
+	--config hl.cfg --rootpath '$R' --inputpath input --outputpath hlo"
+check "tar keeps the hard link" sh -c "tar -tvf '$W/hlo/hl.tar' | grep -q '^h.* ./d/b link to ./d/a'"
+for f in hl.cpio hl.odc.gz hl.cpio.xz; do
+	rm -rf "$TMP/hx" && mkdir "$TMP/hx"
+	check "$f extracts with the hard link" sh -c "cd '$TMP/hx' && \
+		{ case $f in *.gz) gzip -dc ;; *.xz) xz -dc ;; *) cat ;; esac; } <'$W/hlo/$f' | cpio -idm 2>/dev/null && \
+		test \"\$(stat -c %h:%i d/a)\" = \"\$(stat -c %h:%i d/b)\" && grep -qx data d/b"
+done
+check "cpio format odc" sh -c "gzip -dc '$W/hlo/hl.odc.gz' | head -c 6 | grep -qx 070707"
+check "compress with arguments runs the command (xz --check=crc32)" sh -c \
+	"xz --robot --list '$W/hlo/hl.cpio.xz' | grep -q CRC32"
+check "tar.xz is xz" sh -c "xz -t '$W/hlo/hl.tar.xz'"
+cat >"$W/bad.cfg" <<'CFG'
+image x.cpio { cpio { extraargs = "--no-such-option" } srcpath = "hl" }
+CFG
+check_out "an unknown cpio extraargs is refused by name" "cpio extraargs '--no-such-option' is not supported" \
+	sh -c "cd '$W' && '$XARCH' genimage --config bad.cfg --rootpath '$R' --inputpath input --outputpath bo"
 
 # exec-pre / exec-post: genimage's variables, failures stop the build
 cat >"$W/exec.cfg" <<'CFG'
