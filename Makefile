@@ -15,7 +15,8 @@ DEPS_TEST = gcc-riscv64-linux-gnu libc6-dev-riscv64-cross \
 	gcc-arm-linux-gnueabihf libc6-dev-armhf-cross \
 	gcc-mips-linux-gnu libc6-dev-mips-cross \
 	binutils-multiarch passwd python3 mmdebstrap curl tar xz-utils zstd skopeo umoci docker-registry \
-	fdisk genimage e2fsprogs dosfstools mtools bmap-tools android-sdk-libsparse-utils
+	fdisk genimage e2fsprogs dosfstools mtools bmap-tools android-sdk-libsparse-utils \
+	squashfs-tools erofs-utils cpio qemu-utils
 
 .PHONY: all build deps deps-run demo check check-asan clean static
 

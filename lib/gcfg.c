@@ -402,8 +402,9 @@ static int read_image(struct xarch_gimage *img, cfg_t *is, struct xarch_error *e
 	if ((r = read_type(img, ts, err)) < 0)
 		return r;
 	unsigned np = cfg_size(is, "partition");
-	if (np && strcmp(img->type, "hdimage"))
-		return where(err, is, EINVAL, "image '%s': partitions need an hdimage", title);
+	if (np && strcmp(img->type, "hdimage") && strcmp(img->type, "qemu"))
+		return where(err, is, EINVAL,
+			     "image '%s': partitions need an hdimage or qemu image", title);
 	if (np) {
 		img->parts = calloc(np, sizeof(*img->parts));
 		if (!img->parts)

@@ -20,25 +20,32 @@
 #include "gi.h"
 #include "xarch/spawn.h"
 
-static bool is_fs(const struct xarch_gimage *img)
+static bool has_flag(const struct xarch_gimage *img, unsigned flag)
 {
-	return !strcmp(img->type, "vfat") || !strcmp(img->type, "ext2") ||
-	       !strcmp(img->type, "ext3") || !strcmp(img->type, "ext4");
+	const struct gi_type *t = gi_type_find(img->type);
+	return t && (t->flags & flag);
 }
 
-/* How many hdimage partitions use image NAME. */
-static unsigned refs(const struct xarch_gcfg *cfg, const char *name)
+/* How many partitions use image NAME; *disk says whether one is an hdimage's. */
+static unsigned refs(const struct xarch_gcfg *cfg, const char *name, bool *disk)
 {
 	unsigned n = 0;
 	for (size_t i = 0; i < cfg->n_images; i++)
 		for (size_t j = 0; j < cfg->images[i].n_parts; j++)
-			n += !strcmp(cfg->images[i].parts[j].image, name);
+			if (!strcmp(cfg->images[i].parts[j].image, name)) {
+				n++;
+				*disk = *disk || !strcmp(cfg->images[i].type, "hdimage");
+			}
 	return n;
 }
 
+/* Made in place: a fixed-size filesystem in exactly one hdimage partition,
+ * with no exec hook that would expect its own file. */
 bool gi_is_inline(const struct gi *g, const struct xarch_gimage *img)
 {
-	return is_fs(img) && refs(g->cfg, img->name) == 1;
+	bool disk = false;
+	return has_flag(img, GI_INPLACE) && !img->exec_pre[0] && !img->exec_post[0] &&
+	       refs(g->cfg, img->name, &disk) == 1 && disk;
 }
 
 /* The tools' environment: ours plus MTOOLS_SKIP_CHECK (mtools on an image
@@ -399,9 +406,8 @@ static double now_s(void)
 static int build_one(struct gi *g, size_t i, void *data)
 {
 	const struct xarch_gimage *img = ((struct wave *)data)->imgs[i];
-	if (!strcmp(img->type, "hdimage"))
-		return gi_gen_hd(g, img);
-	return gen_fs(g, img);
+	const struct gi_type *t = gi_type_find(img->type);
+	return gi_with_hooks(g, img, t->generate ? t->generate : gen_fs);
 }
 
 static void report_file(struct gi *g, const struct xarch_gimage *img, const char *path,
@@ -485,7 +491,8 @@ static int build_all(struct gi *g)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
 		const struct xarch_gimage *img = &cfg->images[i];
-		built[i] = !strcmp(img->type, "file") || gi_is_inline(g, img);
+		const struct gi_type *t = gi_type_find(img->type);
+		built[i] = (!t->build && !t->generate) || gi_is_inline(g, img);
 		left += !built[i];
 	}
 	while (left) {
@@ -551,6 +558,7 @@ int xarch_genimage(const struct xarch_gcfg *cfg, const struct xarch_genimage_opt
 	if (se && *se) {
 		g->epoch = true;
 		g->epoch_s = se;
+		g->epoch_sec = strtoll(se, NULL, 10);
 		xa_snprintf(g->fake_time, sizeof(g->fake_time), "E2FSPROGS_FAKE_TIME=%s", se);
 	}
 	if (mkdir(g->output, 0755) < 0 && errno != EEXIST) {
@@ -559,7 +567,7 @@ int xarch_genimage(const struct xarch_gcfg *cfg, const struct xarch_genimage_opt
 	}
 	for (size_t i = 0; i < cfg->n_images && r >= 0; i++) {
 		const struct xarch_gimage *img = &cfg->images[i];
-		if (!is_fs(img) && strcmp(img->type, "hdimage") && strcmp(img->type, "file"))
+		if (!gi_type_find(img->type))
 			r = xarch_err(err, ENOTSUP,
 				      "%s:%d: image '%s': type '%s' is not supported yet",
 				      img->file, img->line, img->name, img->type);

@@ -22,7 +22,8 @@ struct gi {
 	char fake_time[64];
 	bool epoch;
 	const char *epoch_s; /* SOURCE_DATE_EPOCH as set */
-	unsigned jobs; /* parallel build jobs */
+	unsigned jobs;	     /* parallel build jobs */
+	int64_t epoch_sec;   /* SOURCE_DATE_EPOCH when epoch */
 	struct xarch_error *err;
 };
 
@@ -44,10 +45,60 @@ const char *gi_src_path(const struct gi *g, const char *name, char *buf, size_t 
  * made in place in the disk and has no file of its own. */
 bool gi_is_inline(const struct gi *g, const struct xarch_gimage *img);
 
+/*
+ * The image types (genimage's image-*.c handlers), looked up by name.
+ * `build` makes an image's content in the file `path` (open as fd) at byte
+ * offset off (0 unless GI_INPLACE); `generate` makes the whole output file
+ * itself (hdimage).  A type with neither (file) generates nothing.
+ */
+enum {
+	GI_INPLACE = 1 << 0,   /* fixed size: can be made at an offset inside a disk */
+	GI_DISK = 1 << 1,      /* made of other images: after the filesystems */
+	GI_AFTER_DISK = 1 << 2 /* made from disks (qemu): after the hdimages */
+};
+struct gi_type {
+	const char *name;
+	int (*build)(struct gi *g, const struct xarch_gimage *img, const char *path, int fd,
+		     uint64_t off);
+	int (*generate)(struct gi *g, const struct xarch_gimage *img);
+	unsigned flags;
+};
+const struct gi_type *gi_type_find(const char *name);
+
 /* Make img's content in the file `path` (open as fd) at byte offset off;
  * the file is already at least off + img->size long when img->size is set. */
 int gi_build_at(struct gi *g, const struct xarch_gimage *img, const char *path, int fd,
 		uint64_t off);
+
+/* Run img's exec-pre, gen(g, img), then its exec-post, with genimage's
+ * environment (IMAGE, IMAGEOUTFILE, ROOTPATH, ...).  When exec-post fails
+ * the image's output is removed. */
+int gi_with_hooks(struct gi *g, const struct xarch_gimage *img,
+		  int (*gen)(struct gi *g, const struct xarch_gimage *img));
+
+/*
+ * Where an image's files come from: `dir` is srcpath, or rootpath/mountpoint
+ * resolved inside rootpath (empty when the image is `empty`); `excl` are the
+ * mountpoints of other images below it, relative to dir, without leading or
+ * trailing '/'.  They are left out of the image but kept as empty
+ * directories (genimage's mountpoint split, without copying the rootfs).
+ */
+struct gi_src {
+	char dir[4096];
+	char **excl;
+	size_t n_excl;
+};
+int gi_source(struct gi *g, const struct xarch_gimage *img, struct gi_src *ret);
+void gi_source_release(struct gi_src *s);
+/* Is rel (relative to the source dir) excluded, or does an exclusion lie below it? */
+bool gi_src_excluded(const struct gi_src *s, const char *rel);
+bool gi_src_has_excl_below(const struct gi_src *s, const char *rel);
+
+/* tar and cpio, written with libarchive (lib/genimage-archive.c) */
+int gi_build_tar(struct gi *g, const struct xarch_gimage *img, const char *path, int fd,
+		 uint64_t off);
+int gi_build_cpio(struct gi *g, const struct xarch_gimage *img, const char *path, int fd,
+		  uint64_t off);
 /* Copy src into fd at off (at most max bytes), zero blocks left as holes. */
 int gi_copy_at(struct gi *g, int fd, const char *src, uint64_t off, uint64_t max);
 

@@ -4,7 +4,12 @@
 
 /*
  * Generate the images of a genimage.cfg (see gcfg.h): hdimage (gpt, mbr,
- * hybrid, none), vfat, ext2/3/4 and file.  A filesystem image used only as a
+ * hybrid, none), vfat, ext2/3/4, file, tar and cpio (written in-process with
+ * libarchive), squashfs (mksquashfs), erofs (mkfs.erofs) and qemu (qemu-img
+ * convert of the hdimages).  `mountpoint` splits the rootfs between images
+ * without copying it: the image without one gets the rootpath less the other
+ * images' mountpoints, which stay as empty directories.  exec-pre/exec-post
+ * run with /bin/sh -c and genimage's variables (IMAGE, IMAGEOUTFILE, ...).  A filesystem image used only as a
  * partition of one hdimage is made in place: the disk is extended sparsely
  * and mke2fs / mkfs.vfat / mcopy write straight at the partition's offset, so
  * no intermediate image is written or copied.  Outputs are written under a
@@ -12,6 +17,8 @@
  *
  * SOURCE_DATE_EPOCH: exported to mke2fs as E2FSPROGS_FAKE_TIME; mkfs.vfat
  * gets --invariant when it is set.  mcopy keeps the sources' mtimes (-p -m).
+ * tar/cpio clamp mtimes to it; mksquashfs and mkfs.erofs read it themselves
+ * (erofs also gets a UUID derived from the image name and the time).
  */
 #include <stdint.h>
 
