@@ -14,6 +14,7 @@
 
 #include "gi.h"
 #include "internal.h"
+#include "xarch/ptable.h"
 #include "xarch/rootfs.h"
 #include "xarch/spawn.h"
 
@@ -268,9 +269,17 @@ static int mkfs_ext(struct gi *g, const struct xarch_gimage *img, const char *di
 		gi_source_release(&src);
 		return r;
 	}
+	char uuid[37] = "", seed[37] = "";
+	if (g->epoch) { /* mke2fs picks both at random otherwise */
+		uint8_t u[16];
+		gi_guid(g, img->name, "ext-uuid", u);
+		xarch_guid_format(u, uuid);
+		gi_guid(g, img->name, "ext-hash-seed", u);
+		xarch_guid_format(u, seed);
+	}
 	xa_snprintf(eopt, sizeof(eopt),
-		    "root_owner=0:0,lazy_itable_init=0,lazy_journal_init=0,offset=%llu",
-		    (unsigned long long)off);
+		    "root_owner=0:0,lazy_itable_init=0,lazy_journal_init=0,offset=%llu%s%s",
+		    (unsigned long long)off, seed[0] ? ",hash_seed=" : "", seed);
 	xa_snprintf(sz, sizeof(sz), "%lluk", (unsigned long long)(img->size / 1024));
 	argv[n++] = "mke2fs";
 	argv[n++] = "-q";
@@ -284,6 +293,10 @@ static int mkfs_ext(struct gi *g, const struct xarch_gimage *img, const char *di
 	if (src.dir[0]) {
 		argv[n++] = "-d";
 		argv[n++] = src.dir;
+	}
+	if (uuid[0]) { /* before extraargs: a -U there wins */
+		argv[n++] = "-U";
+		argv[n++] = uuid;
 	}
 	if ((v = xarch_gimage_opt(img, "features"))) {
 		argv[n++] = "-O";
