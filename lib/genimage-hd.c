@@ -229,7 +229,7 @@ int xarch_hd_layout(const struct xarch_gcfg *cfg, const struct xarch_gimage *img
 	unsigned ext_index = 0, entries = 0;
 	const struct xarch_gpart *autoresized = NULL, *forced = NULL;
 	char a[32], b[32];
-	bool fill = false, any_mbr_type = false;
+	bool fill = false, any_mbr_type = false, any_logical = false;
 	int r;
 
 	memset(L, 0, sizeof(*L));
@@ -277,10 +277,12 @@ int xarch_hd_layout(const struct xarch_gcfg *cfg, const struct xarch_gimage *img
 		if (table)
 			entries++;
 		bool after_ext = ext_index && table && entries >= ext_index;
-		if (p->forced_primary && !after_ext)
+		/* forced-primary: a primary entry after the extended one, so only
+		 * once the extended partition has a logical partition */
+		if (p->forced_primary && !(after_ext && any_logical))
 			return PART_ERR(p, EINVAL,
-					"forced-primary is only for partitions from number %u on, "
-					"which would otherwise be logical",
+					"forced-primary is only for partitions after a logical one "
+					"(those from number %u on are logical)",
 					ext_index ? ext_index : 5);
 		q->logical = after_ext && !p->forced_primary;
 		if (p->forced_primary)
@@ -291,8 +293,10 @@ int xarch_hd_layout(const struct xarch_gcfg *cfg, const struct xarch_gimage *img
 					"partition '%s' (the extended partition would cover it); "
 					"list forced-primary partitions last",
 					forced->name);
-		if (q->logical)
+		if (q->logical) {
+			any_logical = true;
 			now = roundup(now, ebr_gap) + ebr_gap;
+		}
 
 		/* where */
 		if (p->offset) {
