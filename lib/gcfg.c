@@ -327,10 +327,9 @@ static int read_part(struct xarch_gpart *p, cfg_t *ps, const char *iname, struct
 	p->forced_primary = get_bool(ps, "forced-primary");
 	p->hidden = get_bool(ps, "hidden");
 	p->read_only = get_bool(ps, "read-only");
+	p->no_automount = get_bool(ps, "no-automount");
 	p->fill = get_bool(ps, "fill");
 	p->sparse = get_bool(ps, "sparse");
-	if (p->autoresize && p->size)
-		return where(err, ps, EINVAL, "%s: autoresize and size exclude each other", what);
 	if (p->align && p->offset && p->offset % p->align)
 		return where(err, ps, EINVAL, "%s: offset is not a multiple of align", what);
 	if (!p->in_partition_table &&

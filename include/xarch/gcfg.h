@@ -43,8 +43,8 @@ struct xarch_gpart {
 	int partition_type;	      /* MBR type byte, -1 when unset */
 	char partition_type_uuid[64]; /* as written: a GUID or a shortcut (L, U, ...) */
 	char partition_uuid[64];
-	bool bootable, in_partition_table, autoresize, forced_primary, hidden, read_only, fill,
-	    sparse;
+	bool bootable, in_partition_table, autoresize, forced_primary, hidden, read_only,
+	    no_automount, fill, sparse;
 	char **holes; /* "(start;end)" as written */
 	size_t n_holes;
 	int line; /* where the partition section starts */

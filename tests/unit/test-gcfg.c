@@ -224,7 +224,7 @@ static void test_errors(void)
 	    "image a { }\n",
 	    "image d { hdimage {} partition p { offset = 1M } }\n",
 	    "image d { hdimage {} partition p { image = \"d\" } }\n",
-	    "image d { hdimage {} partition p { size = 1M autoresize = true } }\n",
+	    "image d { hdimage {} partition p { size = 1M partition-type = 256 } }\n",
 	    "image a { vfat {} }\nimage a { vfat {} }\n",
 	    "",
 	};
