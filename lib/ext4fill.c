@@ -43,7 +43,8 @@
 /* Metadata is assembled in host order and written as is. */
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "ext4fill needs a little-endian host");
 
-#define SMALL_COPY (256 * 1024) /* files up to this size: one pread + one pwrite */
+#define SMALL_COPY (256 * 1024) /* files up to this size: pread into the stage */
+#define STAGE	   (4 << 20)	/* writes to consecutive blocks are gathered here */
 #define XBUF	   65536
 #define O_DIR_FLAGS                                                                                \
 	(O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) /* XATTR_LIST_MAX and XATTR_SIZE_MAX */
@@ -90,7 +91,10 @@ struct fill {
 	size_t ex_n, ex_cap;
 	uint8_t *dbuf; /* directory blocks */
 	size_t dbuf_cap;
-	uint8_t *cbuf; /* small-file copies, SMALL_COPY + one block */
+	uint8_t *stage; /* STAGE bytes for the disk at st_pos */
+	size_t st_len;
+	uint64_t st_pos;
+	uint8_t *zero; /* one block of zeros */
 	uint8_t *blk;  /* one block (map blocks, slow symlinks) */
 	uint8_t *ibuf; /* one on-disk inode */
 	char *xlist, *xval;
@@ -236,6 +240,39 @@ static int write_at(struct fill *f, const void *buf, size_t len, uint64_t pos)
 	return 0;
 }
 
+static int stage_flush(struct fill *f)
+{
+	int r = f->st_len ? write_at(f, f->stage, f->st_len, f->st_pos) : 0;
+	f->st_len = 0;
+	return r;
+}
+
+/* Room for n (<= STAGE) bytes going to `pos` of the disk.  Small files are
+ * laid out back to back, so most of them leave in one pwrite together. */
+static int stage_reserve(struct fill *f, uint64_t pos, size_t n, uint8_t **ret)
+{
+	int r;
+	if (f->st_len && (pos != f->st_pos + f->st_len || f->st_len + n > STAGE) &&
+	    (r = stage_flush(f)) < 0)
+		return r;
+	if (!f->st_len)
+		f->st_pos = pos;
+	*ret = f->stage + f->st_len;
+	f->st_len += n;
+	return 0;
+}
+
+static int put_raw(struct fill *f, const void *buf, size_t n, uint64_t pos)
+{
+	uint8_t *p;
+	if (n > STAGE)
+		return write_at(f, buf, n, pos);
+	int r = stage_reserve(f, pos, n, &p);
+	if (r == 0)
+		memcpy(p, buf, n);
+	return r;
+}
+
 static uint64_t blk_pos(struct fill *f, blk64_t b)
 {
 	return f->off + (uint64_t)b * f->bs;
@@ -258,7 +295,7 @@ static int put_map_block(struct fill *f, const void *buf, blk64_t *ret, blk64_t 
 	int r = alloc_run(f, 1, &b, &n);
 	if (r < 0)
 		return r;
-	if ((r = write_at(f, buf, f->bs, blk_pos(f, b))) < 0)
+	if ((r = put_raw(f, buf, f->bs, blk_pos(f, b))) < 0)
 		return r;
 	(*meta)++;
 	*ret = b;
@@ -499,9 +536,13 @@ static int copy_data(struct fill *f, int fd, const char *name, uint64_t from, ui
 	if (len + pad <= SMALL_COPY + f->bs || f->no_cfr) {
 		while (len + pad) {
 			uint64_t chunk = len < SMALL_COPY ? len : SMALL_COPY, got = 0;
+			/* the pad (less than a block) goes with the last chunk */
+			uint64_t z = chunk == len ? pad : 0;
+			uint8_t *p;
+			if ((r = stage_reserve(f, to, chunk + z, &p)) < 0)
+				return fail_sys(f, -r, "cannot write the disk image for", name);
 			while (got < chunk) {
-				ssize_t n =
-				    pread(fd, f->cbuf + got, chunk - got, (off_t)(from + got));
+				ssize_t n = pread(fd, p + got, chunk - got, (off_t)(from + got));
 				if (n < 0 && errno == EINTR)
 					continue;
 				if (n < 0)
@@ -511,13 +552,7 @@ static int copy_data(struct fill *f, int fd, const char *name, uint64_t from, ui
 							"file shrank while being copied:", name);
 				got += n;
 			}
-			uint64_t z = 0;
-			if (chunk == len) {
-				z = pad; /* fits: pad is less than a block */
-				memset(f->cbuf + chunk, 0, z);
-			}
-			if ((r = write_at(f, f->cbuf, chunk + z, to)) < 0)
-				return fail_sys(f, -r, "cannot write the disk image for", name);
+			memset(p + chunk, 0, z);
 			from += chunk;
 			to += chunk + z;
 			len -= chunk;
@@ -541,7 +576,7 @@ static int copy_data(struct fill *f, int fd, const char *name, uint64_t from, ui
 			return fail_sys(f, EIO, "file shrank while being copied:", name);
 		len -= n;
 	}
-	if (pad && (r = write_at(f, f->cbuf + SMALL_COPY, pad, (uint64_t)out)) < 0) {
+	if (pad && (r = put_raw(f, f->zero, pad, (uint64_t)out)) < 0) {
 		return fail_sys(f, -r, "cannot write the disk image for", name);
 	}
 	return 0;
@@ -587,7 +622,7 @@ static int put_file(struct fill *f, int dfd, const char *name, const struct stat
 		fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
 	if (fd < 0)
 		return fail_sys(f, errno, "cannot open", name);
-	if (size / f->bs >= (f->extents ? (1ULL << 32) - 1 : (1ULL << 32) - 1))
+	if ((size + f->bs - 1) / f->bs > 0xffffffffULL) /* 32-bit logical blocks */
 		return fail_sys(f, EFBIG, "too big for this filesystem:", name);
 
 	if ((r = file_ranges(f, fd, st)) < 0)
@@ -634,7 +669,7 @@ static int put_special(struct fill *f, int dfd, const char *name, const struct s
 				return r;
 			memset(f->blk, 0, f->bs);
 			memcpy(f->blk, f->lnk, n);
-			if ((r = write_at(f, f->blk, f->bs, blk_pos(f, f->ex[0].pblk))) < 0)
+			if ((r = put_raw(f, f->blk, f->bs, blk_pos(f, f->ex[0].pblk))) < 0)
 				return fail_sys(f, -r, "cannot write the disk image for", name);
 			if ((r = set_map(f, ino, &in)) < 0)
 				return r;
@@ -939,7 +974,7 @@ static int fill_entry(struct fill *f, int dfd, ext2_ino_t dir, struct dent *e, c
 	if (S_ISDIR(st.st_mode)) {
 		size_t saved;
 		bool skip = n_excl && name_in(e->name, excl, n_excl);
-		if (*nsub >= EXT2_LINK_MAX && !f->dir_nlink)
+		if (*nsub + 2 >= EXT2_LINK_MAX && !f->dir_nlink)
 			return fail_sys(f, EMLINK, "too many subdirectories in", NULL);
 		(*nsub)++;
 		int cfd = openat(dfd, e->name, O_DIR_FLAGS | O_NOATIME);
@@ -1027,8 +1062,8 @@ static int fill_dir(struct fill *f, int dfd_owned, ext2_ino_t ino, ext2_ino_t pa
 	if ((r = add_blocks(f, 0, nb)) < 0)
 		return r;
 	for (size_t i = 0; i < f->ex_n; i++) {
-		r = write_at(f, f->dbuf + (size_t)f->ex[i].lblk * f->bs,
-			     (size_t)f->ex[i].len * f->bs, blk_pos(f, f->ex[i].pblk));
+		r = put_raw(f, f->dbuf + (size_t)f->ex[i].lblk * f->bs,
+			    (size_t)f->ex[i].len * f->bs, blk_pos(f, f->ex[i].pblk));
 		if (r < 0)
 			return fail_sys(f, -r, "cannot write the disk image for", NULL);
 	}
@@ -1145,7 +1180,8 @@ static void fill_release(struct fill *f)
 	free(f->hl);
 	free(f->ex);
 	free(f->dbuf);
-	free(f->cbuf);
+	free(f->stage);
+	free(f->zero);
 	free(f->blk);
 	free(f->ibuf);
 	free(f->xlist);
@@ -1193,14 +1229,14 @@ static int fill_open(struct fill *f, const char *path, uint64_t off)
 	f->big = f->isize >= sizeof(struct ext2_inode_large);
 	f->ino_cur = EXT2_FIRST_INO(sb);
 	f->blk_cur = sb->s_first_data_block;
-	f->cbuf = malloc(SMALL_COPY + f->bs);
+	f->stage = malloc(STAGE);
+	f->zero = calloc(1, f->bs);
 	f->blk = malloc(f->bs);
 	f->ibuf = malloc(f->isize);
 	f->xlist = malloc(XBUF);
 	f->xval = malloc(XBUF);
-	if (!f->cbuf || !f->blk || !f->ibuf || !f->xlist || !f->xval)
+	if (!f->stage || !f->zero || !f->blk || !f->ibuf || !f->xlist || !f->xval)
 		return -ENOMEM;
-	memset(f->cbuf + SMALL_COPY, 0, f->bs);
 	return 0;
 }
 
@@ -1259,6 +1295,8 @@ int xa_ext4fill(const char *path, uint64_t off, const char *root, const struct x
 	bool skip_all = o && o->n_exclude > f.n_excl;
 	r = fill_dir(&f, rfd, EXT2_ROOT_INO, EXT2_ROOT_INO, &st, skip_all, 0);
 	rfd = -1;
+	if (r == 0 && (r = stage_flush(&f)) < 0)
+		r = xarch_err_sys(err, -r, "cannot write '%s'", path);
 	if (r == 0)
 		r = hl_finish(&f);
 	if (r == -ENOSPC && f.nospace)
