@@ -1137,13 +1137,15 @@ static int report_nospace(struct fill *f, const char *path)
 	/* extent blocks, xattr blocks and the rest: a little extra */
 	uint64_t kib = (uint64_t)(nd.blocks * 1.01 + 16) * (f->bs / 1024);
 	uint64_t ino = (uint64_t)nd.inodes + 1;
+	uint64_t free_kib = f->free_blocks * (f->bs / 1024);
 	return xarch_err(f->err, ENOSPC,
 			 "'%s' does not fit in the filesystem in '%s': it needs about %llu KiB and "
-			 "%llu inodes, the empty filesystem has %llu KiB and %llu inodes free; "
-			 "make the image bigger (or give it more inodes)",
+			 "%llu inodes, the empty filesystem has %llu KiB and %llu inodes free; %s",
 			 f->root, path, (unsigned long long)kib, (unsigned long long)ino,
-			 (unsigned long long)(f->free_blocks * (f->bs / 1024)),
-			 (unsigned long long)f->free_inodes);
+			 (unsigned long long)free_kib, (unsigned long long)f->free_inodes,
+			 kib >= free_kib || ino < f->free_inodes
+			     ? "make the image bigger"
+			     : "give it more inodes (mke2fs -N or -i)");
 }
 
 /* --- entry point ------------------------------------------------------ */
@@ -1248,7 +1250,9 @@ int xa_ext4fill(const char *path, uint64_t off, const char *root, const struct x
 	errcode_t e;
 	int r;
 
-	int rfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int rfd = open(root, O_DIR_FLAGS | O_NOATIME);
+	if (rfd < 0 && errno == EPERM)
+		rfd = open(root, O_DIR_FLAGS);
 	if (rfd < 0)
 		return xarch_err_sys(err, errno, "cannot open the root '%s'", root);
 	if (fstat(rfd, &st) < 0) {

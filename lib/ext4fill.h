@@ -25,7 +25,9 @@ struct xa_ext4fill_opts {
  * The root directory takes the source root's owner, mode, times and
  * xattrs; lost+found is kept.  Directory entries are stored sorted by name
  * and inodes/blocks allocated in that order, so the result is reproducible.
- * Returns 0 or -errno; -ENOSPC's message says how much room the tree needs. */
+ * Returns 0 or -errno; -ENOSPC's message says how much room the tree needs.
+ * On failure the filesystem is left half-written: discard the file (or
+ * run mke2fs again). */
 int xa_ext4fill(const char *path, uint64_t off, const char *root, const struct xa_ext4fill_opts *o,
 		struct xarch_error *err);
 

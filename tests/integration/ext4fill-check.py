@@ -163,7 +163,7 @@ def main():
             names = set()
             for ln in res.get(f'ls -p "{p}"', []):
                 parts = ln.split("/")
-                if len(parts) >= 7 and parts[5] not in (".", ".."):
+                if len(parts) >= 7 and parts[5] not in ("", ".", ".."):
                     names.add(parts[5])
             want_names = set(kids) | ({"lost+found"} if rel == "" else set())
             if names != want_names:

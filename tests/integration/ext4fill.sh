@@ -29,6 +29,8 @@ mktree() {
 	ln -s hostname "$t/etc/fast-link"
 	ln -s "/$(printf 'long/%.0s' {1..30})target" "$t/etc/slow-link"
 	ln -s nowhere "$t/etc/dangling"
+	mkdir "$t/lost+found" # replaces the filesystem's own, keeping its size
+	printf 'orphan\n' >"$t/lost+found/#12"
 	mkfifo "$t/etc/fifo"
 	python3 -c 'import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$t/etc/sock"
 	mknod "$t/etc/null" c 1 3
@@ -92,7 +94,7 @@ check_tree() { # DESC IMAGE [checker args...]
 	shift 2
 	rm -rf "$TMP/chk"
 	mkdir -p "$TMP/chk"
-	check "$d" python3 "$CHECKPY" "$@" "$T" "$img?offset=$OFF" "$TMP/chk"
+	check "$d" python3 "$CHECKPY" "$@" "${SRC:-$T}" "$img?offset=$OFF" "$TMP/chk"
 }
 
 mktree "$T"
@@ -129,7 +131,7 @@ rm -f "$TMP/d2"
 
 # ext3 with 128-byte inodes (times to the second, 32 bits) and ext4 without
 # metadata_csum (group descriptor checksums only)
-image "$TMP/d3" 131072 -t ext3 -I 128
+image "$TMP/d3" 131072 -t ext3 -I 128 2>/dev/null
 check "ext3 (128-byte inodes): fill" "$RUN" "$TMP/d3" "$OFF" "$T"
 check "ext3: e2fsck -fn is clean" fsck_ok "$TMP/d3"
 check_tree "ext3: every entry matches the tree" "$TMP/d3"
@@ -139,6 +141,14 @@ check "ext4 without metadata_csum: fill" "$RUN" "$TMP/d5" "$OFF" "$T"
 check "ext4 without metadata_csum: e2fsck -fn is clean" fsck_ok "$TMP/d5"
 check_tree "ext4 without metadata_csum: every entry matches the tree" "$TMP/d5"
 rm -f "$TMP/d5"
+
+# 64 KiB blocks (rec_len 65536 is stored as 0), inline_data on (unused
+# here) and no file types in directory entries
+image "$TMP/d6" 131072 -t ext4 -b 65536 -O inline_data,^filetype 2>/dev/null
+check "ext4 (64 KiB blocks, no filetype): fill /etc" "$RUN" "$TMP/d6" "$OFF" "$T/etc"
+check "ext4 (64 KiB blocks, no filetype): e2fsck -fn is clean" fsck_ok "$TMP/d6"
+SRC=$T/etc check_tree "ext4 (64 KiB blocks, no filetype): every entry matches /etc" "$TMP/d6"
+rm -f "$TMP/d6"
 
 # mount points owned by other images: stored empty, same attributes
 image "$TMP/dx" 131072 -t ext4
@@ -198,6 +208,8 @@ check_out "error: no filesystem at the offset" "cannot open the ext2/3/4 filesys
 image "$TMP/small" 4096 -t ext4
 check_out "error: too small says how much is needed" "needs about" "$RUN" "$TMP/small" "$OFF" "$T"
 check_rc "error: too small fails" 1 "$RUN" "$TMP/small" "$OFF" "$T"
+image "$TMP/few" 131072 -t ext4 -N 64
+check_out "error: too few inodes says so" "give it more inodes" "$RUN" "$TMP/few" "$OFF" "$T"
 if [ "$(id -u)" -eq 0 ] && user=$(unpriv_user); then
 	U=$TMP/u
 	mkdir -p "$U/tree/sub"
