@@ -849,7 +849,8 @@ static int read_entries(struct fill *f, DIR *d, struct dent **ret, size_t *ret_n
 		return fail_sys(f, errno, "cannot read the directory", NULL);
 	for (size_t i = 0; i < n; i++)
 		v[i].name = names + (uintptr_t)v[i].name;
-	qsort(v, n, sizeof(*v), dent_cmp);
+	if (n > 1)
+		qsort(v, n, sizeof(*v), dent_cmp);
 	*ret = TAKE_PTR(v);
 	*ret_n = n;
 	*ret_names = TAKE_PTR(names);

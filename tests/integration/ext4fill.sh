@@ -131,7 +131,7 @@ rm -f "$TMP/d2"
 
 # ext3 with 128-byte inodes (times to the second, 32 bits) and ext4 without
 # metadata_csum (group descriptor checksums only)
-image "$TMP/d3" 131072 -t ext3 -I 128 2>/dev/null
+image "$TMP/d3" 131072 -t ext3 -I 128 >/dev/null 2>&1
 check "ext3 (128-byte inodes): fill" "$RUN" "$TMP/d3" "$OFF" "$T"
 check "ext3: e2fsck -fn is clean" fsck_ok "$TMP/d3"
 check_tree "ext3: every entry matches the tree" "$TMP/d3"
@@ -144,7 +144,7 @@ rm -f "$TMP/d5"
 
 # 64 KiB blocks (rec_len 65536 is stored as 0), inline_data on (unused
 # here) and no file types in directory entries
-image "$TMP/d6" 131072 -t ext4 -b 65536 -O inline_data,^filetype 2>/dev/null
+image "$TMP/d6" 131072 -t ext4 -b 65536 -O inline_data,^filetype >/dev/null 2>&1
 check "ext4 (64 KiB blocks, no filetype): fill /etc" "$RUN" "$TMP/d6" "$OFF" "$T/etc"
 check "ext4 (64 KiB blocks, no filetype): e2fsck -fn is clean" fsck_ok "$TMP/d6"
 SRC=$T/etc check_tree "ext4 (64 KiB blocks, no filetype): every entry matches /etc" "$TMP/d6"
