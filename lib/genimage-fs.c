@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 #include "gi.h"
+#include "ext4fill.h"
 #include "internal.h"
 #include "xarch/ptable.h"
 #include "xarch/rootfs.h"
@@ -261,14 +262,6 @@ static int mkfs_ext(struct gi *g, const struct xarch_gimage *img, const char *di
 	(void)fd;
 	if ((r = gi_source(g, img, &src)) < 0)
 		return r;
-	if (src.n_excl) {
-		r = GI_ERR(g, img, ENOTSUP,
-			   "splitting '%s' off an ext2/3/4 image (another image's mountpoint) is "
-			   "not supported yet; use srcpath for this image",
-			   src.excl[0]);
-		gi_source_release(&src);
-		return r;
-	}
 	char uuid[37] = "", seed[37] = "";
 	if (g->epoch) { /* mke2fs picks both at random otherwise */
 		uint8_t u[16];
@@ -290,10 +283,6 @@ static int mkfs_ext(struct gi *g, const struct xarch_gimage *img, const char *di
 	argv[n++] = "256";
 	argv[n++] = "-E";
 	argv[n++] = eopt;
-	if (src.dir[0]) {
-		argv[n++] = "-d";
-		argv[n++] = src.dir;
-	}
 	if (uuid[0]) { /* before extraargs: a -U there wins */
 		argv[n++] = "-U";
 		argv[n++] = uuid;
@@ -302,7 +291,20 @@ static int mkfs_ext(struct gi *g, const struct xarch_gimage *img, const char *di
 		argv[n++] = "-O";
 		argv[n++] = v;
 	}
+	/* mke2fs makes the empty filesystem; xa_ext4fill copies the tree in
+	 * (mke2fs -d links entries one by one, quadratic in a directory's size,
+	 * and cannot leave other images' mountpoints out) */
 	r = gi_mkfs_run(g, img, argv, n, "-L", disk, sz);
+	if (r >= 0 && src.dir[0]) {
+		struct xa_ext4fill_opts fo = {.exclude = (const char *const *)src.excl,
+					      .n_exclude = src.n_excl,
+					      .now = g->epoch ? (uint64_t)g->epoch_sec : 0};
+		if ((r = xa_ext4fill(disk, off, src.dir, &fo, g->err)) < 0 && g->err) {
+			char m[sizeof(g->err->msg)];
+			xa_strcpy(m, sizeof(m), g->err->msg);
+			GI_ERR(g, img, -r, "%s", m);
+		}
+	}
 	gi_source_release(&src);
 	return r;
 }
