@@ -8,7 +8,7 @@ MESON ?= meson
 # Debian packages: build, runtime, and the tools the tests use as oracles.
 DEPS_BUILD = gcc make meson ninja-build pkg-config libjson-c-dev zlib1g-dev \
 	libarchive-dev libzstd-dev liblz4-dev libacl1-dev libxml2-dev libicu-dev \
-	libbz2-dev liblzma-dev nettle-dev libconfuse-dev
+	libbz2-dev liblzma-dev nettle-dev libconfuse-dev libssl-dev libext2fs-dev comerr-dev
 DEPS_RUN = qemu-user-static uidmap util-linux
 DEPS_TEST = gcc-riscv64-linux-gnu libc6-dev-riscv64-cross \
 	gcc-aarch64-linux-gnu libc6-dev-arm64-cross \
