@@ -1297,6 +1297,16 @@ int xa_ext4fill(const char *path, uint64_t off, const char *root, const struct x
 	f.free_blocks = ext2fs_free_blocks_count(f.fs->super);
 	f.free_inodes = f.fs->super->s_free_inodes_count;
 
+	if (!o || !o->root_from_source) { /* the root as mke2fs made it (root_owner) */
+		struct ext2_inode ri;
+		if (!ext2fs_read_inode(f.fs, EXT2_ROOT_INO, &ri)) {
+			st.st_mode = (st.st_mode & S_IFMT) | (ri.i_mode & 07777);
+			st.st_uid = inode_uid(ri);
+			st.st_gid = inode_gid(ri);
+			st.st_atim = st.st_mtim = st.st_ctim =
+			    (struct timespec){.tv_sec = (time_t)ri.i_mtime};
+		}
+	}
 	bool skip_all = o && o->n_exclude > f.n_excl;
 	r = fill_dir(&f, rfd, EXT2_ROOT_INO, EXT2_ROOT_INO, &st, skip_all, 0);
 	rfd = -1;

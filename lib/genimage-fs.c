@@ -270,9 +270,28 @@ static int mkfs_ext(struct gi *g, const struct xarch_gimage *img, const char *di
 		gi_guid(g, img->name, "ext-hash-seed", u);
 		xarch_guid_format(u, seed);
 	}
+	const char *owner = xarch_gimage_opt(img, "root-owner");
+	unsigned ou, og;
+	char oc;
+	if (owner && sscanf(owner, "%u:%u%c", &ou, &og, &oc) != 2)
+		return GI_ERR(g, img, EINVAL, "root-owner '%s' is not UID:GID", owner);
+	uint64_t ts = g->epoch ? (uint64_t)g->epoch_sec : 0;
+	char fake[64], conf[PATH_MAX + 16];
+	if ((v = xarch_gimage_opt(img, "fs-timestamp"))) {
+		if ((r = gi_timestamp_parse(v, &ts)) < 0)
+			return GI_ERR(g, img, EINVAL,
+				      "fs-timestamp '%s' is not YYYYMMDD[HHMM[SS]] or @SECONDS", v);
+		xa_snprintf(fake, sizeof(fake), "E2FSPROGS_FAKE_TIME=%llu", (unsigned long long)ts);
+		g->env_extra[0] = fake;
+	}
+	if ((v = xarch_gimage_opt(img, "mke2fs-conf"))) {
+		xa_snprintf(conf, sizeof(conf), "MKE2FS_CONFIG=%s", v);
+		g->env_extra[1] = conf;
+	}
 	xa_snprintf(eopt, sizeof(eopt),
-		    "root_owner=0:0,lazy_itable_init=0,lazy_journal_init=0,offset=%llu%s%s",
-		    (unsigned long long)off, seed[0] ? ",hash_seed=" : "", seed);
+		    "root_owner=%s,lazy_itable_init=0,lazy_journal_init=0,offset=%llu%s%s",
+		    owner ? owner : "0:0", (unsigned long long)off, seed[0] ? ",hash_seed=" : "",
+		    seed);
 	xa_snprintf(sz, sizeof(sz), "%lluk", (unsigned long long)(img->size / 1024));
 	argv[n++] = "mke2fs";
 	argv[n++] = "-q";
@@ -291,10 +310,15 @@ static int mkfs_ext(struct gi *g, const struct xarch_gimage *img, const char *di
 		argv[n++] = "-O";
 		argv[n++] = v;
 	}
+	if ((v = xarch_gimage_opt(img, "usage-type"))) {
+		argv[n++] = "-T";
+		argv[n++] = v;
+	}
 	/* mke2fs makes the empty filesystem; xa_ext4fill copies the tree in
 	 * (mke2fs -d links entries one by one, quadratic in a directory's size,
 	 * and cannot leave other images' mountpoints out) */
 	r = gi_mkfs_run(g, img, argv, n, "-L", disk, sz);
+	g->env_extra[0] = g->env_extra[1] = NULL;
 	if (r >= 0 && src.dir[0]) {
 		struct xa_ext4fill_opts fo = {.exclude = (const char *const *)src.excl,
 					      .n_exclude = src.n_excl,

@@ -50,17 +50,32 @@ bool gi_is_inline(const struct gi *g, const struct xarch_gimage *img)
 
 /* The tools' environment: ours plus MTOOLS_SKIP_CHECK (mtools on an image
  * file at an offset) and, with SOURCE_DATE_EPOCH, E2FSPROGS_FAKE_TIME. */
+static bool env_key_is(const char *kv, const char *key_eq)
+{
+	return key_eq && !strncmp(kv, key_eq, strcspn(key_eq, "=") + 1);
+}
+
 static const char *const *tool_env(struct gi *g)
 {
 	static const char *env[512];
 	extern char **environ;
 	size_t n = 0;
-	for (char **e = environ; *e && n < ARRAY_SIZE(env) - 3; e++)
-		if (strncmp(*e, "MTOOLS_SKIP_CHECK=", 18) &&
-		    strncmp(*e, "E2FSPROGS_FAKE_TIME=", 20))
+	for (char **e = environ; *e && n < ARRAY_SIZE(env) - 6; e++) {
+		bool over =
+		    env_key_is(*e, "MTOOLS_SKIP_CHECK=") || env_key_is(*e, "E2FSPROGS_FAKE_TIME=");
+		for (size_t i = 0; i < ARRAY_SIZE(g->env_extra); i++)
+			over |= env_key_is(*e, g->env_extra[i]);
+		if (!over)
 			env[n++] = *e;
+	}
 	env[n++] = "MTOOLS_SKIP_CHECK=1";
-	if (g->epoch)
+	bool faked = false;
+	for (size_t i = 0; i < ARRAY_SIZE(g->env_extra); i++)
+		if (g->env_extra[i]) {
+			env[n++] = g->env_extra[i];
+			faked |= env_key_is(g->env_extra[i], "E2FSPROGS_FAKE_TIME=");
+		}
+	if (g->epoch && !faked)
 		env[n++] = g->fake_time;
 	env[n] = NULL;
 	return env;
@@ -267,6 +282,36 @@ void gi_guid(const struct gi *g, const char *a, const char *b, uint8_t out[16])
 	}
 	out[7] = (uint8_t)((out[7] & 0x0f) | 0x40); /* version 4, in on-disk order */
 	out[8] = (uint8_t)((out[8] & 0x3f) | 0x80);
+}
+
+int gi_timestamp_parse(const char *s, uint64_t *ret)
+{
+	struct tm tm = {0};
+	size_t n = strlen(s);
+	char *end;
+	if (s[0] == '@') {
+		unsigned long long v = strtoull(s + 1, &end, 10);
+		if (end == s + 1 || *end)
+			return -EINVAL;
+		*ret = v;
+		return 0;
+	}
+	if ((n != 8 && n != 12 && n != 14) || strspn(s, "0123456789") != n)
+		return -EINVAL;
+	if (sscanf(s, "%4d%2d%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday) != 3 ||
+	    (n >= 12 && sscanf(s + 8, "%2d%2d", &tm.tm_hour, &tm.tm_min) != 2) ||
+	    (n == 14 && sscanf(s + 12, "%2d", &tm.tm_sec) != 1))
+		return -EINVAL;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	if (tm.tm_mon < 0 || tm.tm_mon > 11 || tm.tm_mday < 1 || tm.tm_mday > 31 ||
+	    tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60)
+		return -EINVAL;
+	time_t t = timegm(&tm);
+	if (t < 0)
+		return -EINVAL;
+	*ret = (uint64_t)t;
+	return 0;
 }
 
 /* ---- running jobs in parallel ------------------------------------------ */

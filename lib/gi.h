@@ -24,6 +24,8 @@ struct gi {
 	const char *epoch_s; /* SOURCE_DATE_EPOCH as set */
 	unsigned jobs;	     /* parallel build jobs */
 	int64_t epoch_sec;   /* SOURCE_DATE_EPOCH when epoch */
+	/* KEY=VALUE for the tools of one image (override ours and the caller's) */
+	const char *env_extra[3];
 	struct xarch_error *err;
 };
 
@@ -110,6 +112,9 @@ int gi_finish(struct gi *g, int fd, const char *tmp, const char *final);
  * derived from it and the names a, b (an image and a partition, say), so
  * the same inputs give the same disk. */
 void gi_guid(const struct gi *g, const char *a, const char *b, uint8_t out[16]);
+
+/* debugfs's time formats: @SECONDS or YYYYMMDD[HHMM[SS]] (UTC). */
+int gi_timestamp_parse(const char *s, uint64_t *ret);
 
 /* Run fn(g, i, data) for i in [0, n), in up to g->jobs child processes
  * (each fn runs with g->jobs = 1 and its own error).  All are waited for; the

@@ -10,7 +10,7 @@
 int main(int argc, char **argv)
 {
 	const char *excl[64];
-	struct xa_ext4fill_opts o = {.exclude = excl};
+	struct xa_ext4fill_opts o = {.exclude = excl, .root_from_source = true};
 	struct xarch_error err = {0};
 	int c;
 

@@ -214,3 +214,33 @@ check "seed layout with SOURCE_DATE_EPOCH (2, one job)" repro rp2 --jobs 1
 check "byte-identical disks" cmp "$W/rp1/oe2403lts-rv64-qemu.img" "$W/rp2/oe2403lts-rv64-qemu.img"
 check "GUIDs derived, not zero" sh -c "sfdisk -d '$W/rp1/oe2403lts-rv64-qemu.img' | grep -q 'label-id: [0-9A-F-]\{36\}'"
 check_rc "without SOURCE_DATE_EPOCH the GUIDs differ" 1 sh -c "cd '$W' && '$XARCH' genimage -q --config '$XARCH_TOP/tests/fixtures/genimage/seed.cfg' --outputpath rp3 --rootpath root --inputpath input && cmp -s rp1/oe2403lts-rv64-qemu.img rp3/oe2403lts-rv64-qemu.img"
+
+# the ext4 root directory as genimage makes it: root_owner 0:0 and 0755,
+# whatever the rootpath's own owner and mode
+chown 1000:1000 "$W/root" && chmod 750 "$W/root"
+check "genimage with a user-owned rootpath" gen genimage go seed.cfg
+check "xarch with a user-owned rootpath" gen xarch xo seed.cfg
+rootattrs() { extract "$1" $ROOT $((64 << 20)) "$TMP/ra.ext4"; debugfs -R "stat /" "$TMP/ra.ext4" 2>/dev/null | grep -E -o "Mode: +[0-7]+|User: +[0-9]+ +Group: +[0-9]+"; }
+check "ext4 root owner and mode as genimage's" diff <(rootattrs "$W/go/disk.img") <(rootattrs "$W/xo/disk.img")
+chown 0:0 "$W/root" && chmod 755 "$W/root"
+
+# ext options: root-owner, usage-type, fs-timestamp, as genimage applies them
+cat >"$W/extopt.cfg" <<'CFG'
+image o.ext4 {
+	ext4 {
+		use-mke2fs = true
+		root-owner = "1000:100"
+		usage-type = "small"
+		fs-timestamp = "20200102030405"
+		extraargs = "-U 5f0e2a9c-1b43-4b0e-9a8e-0c3f2d1b0a99"
+	}
+	size = 32M
+}
+CFG
+check "genimage: ext4 options" gen genimage geo extopt.cfg
+check "xarch: ext4 options" gen xarch xeo extopt.cfg
+sb() { dumpe2fs -h "$1" 2>/dev/null | grep -E '^(Block size|Inode size|Inode count|Filesystem created|Filesystem UUID):'; debugfs -R "stat /" "$1" 2>/dev/null | grep -E -o "User: +[0-9]+ +Group: +[0-9]+"; }
+check "ext4 options give the same superblock fields and root owner" diff <(sb "$W/geo/o.ext4") <(sb "$W/xeo/o.ext4")
+check_out "fs-timestamp is the creation time" "Thu Jan  2 03:04:05 2020" sh -c "TZ=UTC dumpe2fs -h '$W/xeo/o.ext4' 2>/dev/null | grep created"
+printf 'image b.ext4 {\n\text4 { root-owner = "x" }\n\tsize = 8M\n}\n' >"$W/badown.cfg"
+check_out "a bad root-owner is named" "root-owner 'x' is not UID:GID" sh -c "cd '$W' && '$XARCH' genimage -c badown.cfg --outputpath bo 2>&1"
