@@ -180,18 +180,28 @@ static int open_parent(int rootfd, const char *path, char *name, size_t len,
 	return xarch_root_open(rootfd, dir, O_PATH | O_DIRECTORY | O_CLOEXEC, 0, err);
 }
 
-static int remove_in_root(int rootfd, const char *path, struct xarch_error *err)
+/* open_parent, as a directory fd that *at() calls can write through */
+static int open_parent_dir(int rootfd, const char *path, char *name, size_t len,
+			   struct xarch_error *err)
 {
-	char name[NAME_MAX + 1];
-	int pfd = open_parent(rootfd, path, name, sizeof(name), err);
-	if (pfd == -ENOENT)
-		return 0;
+	int pfd = open_parent(rootfd, path, name, len, err);
 	if (pfd < 0)
 		return pfd;
 	int dfd = openat(pfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	close(pfd);
 	if (dfd < 0)
 		return xarch_err_sys(err, errno, "cannot open the directory of '%s'", path);
+	return dfd;
+}
+
+static int remove_in_root(int rootfd, const char *path, struct xarch_error *err)
+{
+	char name[NAME_MAX + 1];
+	int dfd = open_parent_dir(rootfd, path, name, sizeof(name), err);
+	if (dfd == -ENOENT)
+		return 0;
+	if (dfd < 0)
+		return dfd;
 	int r = 0;
 	if (unlinkat(dfd, name, 0) < 0 && errno != ENOENT) {
 		if (errno == EISDIR || errno == EPERM)
@@ -208,13 +218,9 @@ static int remove_in_root(int rootfd, const char *path, struct xarch_error *err)
 static int write_in_root(int rootfd, const char *path, const char *text, struct xarch_error *err)
 {
 	char name[NAME_MAX + 1];
-	int pfd = open_parent(rootfd, path, name, sizeof(name), err);
-	if (pfd < 0)
-		return pfd;
-	int dfd = openat(pfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	close(pfd);
+	int dfd = open_parent_dir(rootfd, path, name, sizeof(name), err);
 	if (dfd < 0)
-		return xarch_err_sys(err, errno, "cannot open the directory of '%s'", path);
+		return dfd;
 	/* a symlink there is replaced, never followed */
 	if (unlinkat(dfd, name, 0) < 0 && errno != ENOENT) {
 		close(dfd);
