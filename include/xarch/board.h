@@ -57,4 +57,33 @@ const char *xarch_efi_loader_name(const char *arch);
 int xarch_board_prepare(const struct xarch_board *b, const char *rootfs, const char *espdir,
 			struct xarch_error *err);
 
+struct xarch_genimage_result;
+
+struct xarch_board_build_opts {
+	const char *rootfs; /* a directory (copied, never changed) or a tarball/image
+			     * source (tar:, oci:, docker-archive:); NULL: build_rootfs */
+	const char *output; /* NULL: BOARD/output */
+	bool keep_work;	    /* keep OUTPUT/.work-XXXXXX (rootfs, efi) for inspection */
+	/* Build the board's Dockerfile into the new directory dest. */
+	int (*build_rootfs)(void *data, const struct xarch_board *b, const char *dest,
+			    struct xarch_error *err);
+	/* After the disk is written (start_vm.sh and such). */
+	int (*after_disk)(void *data, const struct xarch_board *b, const char *outdir,
+			  struct xarch_error *err);
+	/* progress: a stage ended ("rootfs", "prepare", "hooks", "genimage") */
+	void (*stage)(void *data, const char *stage, double seconds);
+	void (*image_done)(void *data, const struct xarch_genimage_result *res);
+	void *data;
+};
+
+/*
+ * The whole pipeline into OUTPUT: the rootfs, xarch_board_prepare(), the
+ * `run` commands inside the target (emulated, ESP mounted at `esp`), the
+ * host hooks, then genimage.cfg (rootpath = the rootfs, inputpath = a work
+ * directory holding efi/ and the board's input/ files).  Outputs are given
+ * to SUDO_UID/SUDO_GID when run through sudo.
+ */
+int xarch_board_build(const struct xarch_board *b, const struct xarch_board_build_opts *o,
+		      struct xarch_error *err);
+
 #endif

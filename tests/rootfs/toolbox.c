@@ -2,7 +2,9 @@
 /*
  * A tiny multi-call program for container tests: a rootfs built from it
  * (plus the cross toolchain's libc for the dynamic copy) needs no shell.
- * Usage: toolbox CMD [ARGS]; see the table in main().
+ * Usage: toolbox CMD [ARGS]; see the table in main().  `toolbox -c "CMD
+ * ARGS"` (so a copy installed as /bin/sh runs `sh -c` lines) splits the
+ * line at blanks and runs that.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -31,6 +33,16 @@ static int fail(const char *what, const char *path)
 
 int main(int argc, char **argv)
 {
+	if (argc == 3 && !strcmp(argv[1], "-c")) {
+		static char line[4096];
+		char *v[64] = { argv[0] };
+		int n = 1;
+		snprintf(line, sizeof(line), "%s", argv[2]);
+		for (char *t = strtok(line, " \t"); t && n < 63; t = strtok(NULL, " \t"))
+			v[n++] = t;
+		v[n] = NULL;
+		return main(n, v);
+	}
 	const char *c = argc > 1 ? argv[1] : "";
 	const char *a = argc > 2 ? argv[2] : "";
 	const char *b = argc > 3 ? argv[3] : "";
