@@ -167,6 +167,26 @@ bool xarch_dockerignore_match(const char *const *patterns, size_t n, const char 
 	return ex;
 }
 
+/* Excluded, and no exception could bring back something below it? */
+static bool ignored(const struct strv *ig, const char *path, bool dir)
+{
+	if (!ig || !ig->n || !xarch_dockerignore_match((const char *const *)ig->v, ig->n, path))
+		return false;
+	if (!dir)
+		return true;
+	size_t n = strlen(path);
+	for (size_t i = 0; i < ig->n; i++) {
+		const char *p = ig->v[i];
+		if (p[0] != '!')
+			continue;
+		for (p++; *p == '/';)
+			p++;
+		if (!strncmp(p, path, n) && p[n] == '/')
+			return false;
+	}
+	return true;
+}
+
 static int load_dockerignore(const char *context, struct strv *ret, struct xarch_error *err)
 {
 	char p[PATH_MAX];
@@ -548,14 +568,13 @@ static int copy_children(struct copier *c, int sfd, const char *src_rel, const c
 			r = xarch_err(c->b->err, ENAMETOOLONG, "path too long: '%s'", s2);
 			break;
 		}
-		if (c->ignore &&
-		    xarch_dockerignore_match((const char *const *)c->ignore->v, c->ignore->n, s2))
-			continue;
 		struct stat st;
 		if (fstatat(sfd, names.v[i], &st, AT_SYMLINK_NOFOLLOW) < 0) {
 			r = xarch_err_sys(c->b->err, errno, "cannot stat '%s'", s2);
 			break;
 		}
+		if (ignored(c->ignore, s2, S_ISDIR(st.st_mode)))
+			continue;
 		r = copy_entry(c, sfd, names.v[i], &st, s2, d2, ddir, false);
 	}
 	strv_clear(&names);
@@ -1121,12 +1140,13 @@ static int glob_walk(struct build *b, int sroot, char **parts, size_t np, size_t
 {
 	char next[PATH_MAX];
 	if (i == np) {
-		if (ignore && cur[0] &&
-		    xarch_dockerignore_match((const char *const *)ignore->v, ignore->n, cur))
-			return 0;
 		_cleanup_close_ int fd =
 		    xarch_root_open(sroot, cur[0] ? cur : "/", O_PATH | O_CLOEXEC, 0, NULL);
-		return fd < 0 ? 0 : strv_add(out, cur);
+		struct stat st;
+		if (fd < 0 || fstat(fd, &st) < 0 ||
+		    (cur[0] && ignored(ignore, cur, S_ISDIR(st.st_mode))))
+			return 0;
+		return strv_add(out, cur);
 	}
 	if (!strpbrk(parts[i], "*?[")) {
 		if (xa_snprintf(next, sizeof(next), "%s%s%s", cur, cur[0] ? "/" : "", parts[i]) < 0)

@@ -777,8 +777,9 @@ static int build_layout(int rootfd, int lfd, const struct image_spec *is,
 	} else {
 		cc = json_object_new_object();
 		struct json_object *env = json_object_new_array();
-		json_object_array_add(env, json_object_new_string("PATH=/usr/local/sbin:/usr/local/"
-								  "bin:/usr/sbin:/usr/bin:/sbin:/bin"));
+		json_object_array_add(env,
+				      json_object_new_string("PATH=/usr/local/sbin:/usr/local/"
+							     "bin:/usr/sbin:/usr/bin:/sbin:/bin"));
 		json_object_object_add(cc, "Env", env);
 	}
 	json_object_object_add(cfg, "config", cc);
@@ -790,9 +791,9 @@ static int build_layout(int rootfd, int lfd, const struct image_spec *is,
 	json_object_object_add(cfg, "rootfs", rootfs);
 	struct json_object *hist = json_object_new_array(), *h = json_object_new_object();
 	json_object_object_add(h, "created", json_object_new_string(created));
-	json_object_object_add(h, "created_by",
-			       json_object_new_string(o && o->created_by ? o->created_by
-								 : "xarch export"));
+	json_object_object_add(
+	    h, "created_by",
+	    json_object_new_string(o && o->created_by ? o->created_by : "xarch export"));
 	json_object_array_add(hist, h);
 	json_object_object_add(cfg, "history", hist);
 	uint64_t cfg_size;

@@ -280,7 +280,8 @@ static int meta_write(const char *root, const char *hex, const char *digest, con
 		json_object *c = json_tokener_parse(config);
 		if (!c || !json_object_is_type(c, json_type_object)) {
 			json_object_put(c);
-			return xarch_err(err, EINVAL, "the image config to keep is not a JSON object");
+			return xarch_err(err, EINVAL,
+					 "the image config to keep is not a JSON object");
 		}
 		json_object_object_add(o, "config", c);
 	}
@@ -617,8 +618,8 @@ int xarch_store_find(const char *root_opt, const char *name, struct xarch_store_
 		return xarch_err(err, ENAMETOOLONG, "store directory name too long");
 	struct stat st;
 	if (stat(e.path, &st) < 0 || !S_ISDIR(st.st_mode))
-		return xarch_err(err, ENOENT, "image '%s' names %s, which is not in the store", name,
-				 dg);
+		return xarch_err(err, ENOENT, "image '%s' names %s, which is not in the store",
+				 name, dg);
 	meta_read(root, &e);
 	if (ret_config) {
 		*ret_config = NULL;
