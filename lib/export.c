@@ -766,11 +766,22 @@ static int build_layout(int rootfd, int lfd, const struct image_spec *is,
 		json_object_object_add(cfg, "variant",
 				       json_object_new_string(is->arch->oci_variant));
 	json_object_object_add(cfg, "os", json_object_new_string("linux"));
-	struct json_object *cc = json_object_new_object();
-	struct json_object *env = json_object_new_array();
-	json_object_array_add(env, json_object_new_string("PATH=/usr/local/sbin:/usr/local/bin:"
-							  "/usr/sbin:/usr/bin:/sbin:/bin"));
-	json_object_object_add(cc, "Env", env);
+	struct json_object *cc = NULL;
+	if (o && o->config) {
+		cc = json_tokener_parse(o->config);
+		if (!cc || !json_object_is_type(cc, json_type_object)) {
+			json_object_put(cc);
+			json_object_put(cfg);
+			return xarch_err(err, EINVAL, "the image config is not a JSON object");
+		}
+	} else {
+		cc = json_object_new_object();
+		struct json_object *env = json_object_new_array();
+		json_object_array_add(env,
+				      json_object_new_string("PATH=/usr/local/sbin:/usr/local/"
+							     "bin:/usr/sbin:/usr/bin:/sbin:/bin"));
+		json_object_object_add(cc, "Env", env);
+	}
 	json_object_object_add(cfg, "config", cc);
 	struct json_object *rootfs = json_object_new_object();
 	json_object_object_add(rootfs, "type", json_object_new_string("layers"));
@@ -780,7 +791,9 @@ static int build_layout(int rootfd, int lfd, const struct image_spec *is,
 	json_object_object_add(cfg, "rootfs", rootfs);
 	struct json_object *hist = json_object_new_array(), *h = json_object_new_object();
 	json_object_object_add(h, "created", json_object_new_string(created));
-	json_object_object_add(h, "created_by", json_object_new_string("xarch export"));
+	json_object_object_add(
+	    h, "created_by",
+	    json_object_new_string(o && o->created_by ? o->created_by : "xarch export"));
 	json_object_array_add(hist, h);
 	json_object_object_add(cfg, "history", hist);
 	uint64_t cfg_size;

@@ -262,7 +262,8 @@ static bool privileged(void)
 }
 
 static int meta_write(const char *root, const char *hex, const char *digest, const char *source,
-		      const char *platform, uint64_t size, struct xarch_error *err)
+		      const char *platform, uint64_t size, const char *config,
+		      struct xarch_error *err)
 {
 	char p[PATH_MAX];
 	if (xa_snprintf(p, sizeof(p), "%s/rootfs/%s.json", root, hex) < 0)
@@ -275,6 +276,15 @@ static int meta_write(const char *root, const char *hex, const char *digest, con
 	json_object_object_add(o, "platform", json_object_new_string(platform));
 	json_object_object_add(o, "created", json_object_new_int64((int64_t)time(NULL)));
 	json_object_object_add(o, "size", json_object_new_int64((int64_t)size));
+	if (config) {
+		json_object *c = json_tokener_parse(config);
+		if (!c || !json_object_is_type(c, json_type_object)) {
+			json_object_put(c);
+			return xarch_err(err, EINVAL,
+					 "the image config to keep is not a JSON object");
+		}
+		json_object_object_add(o, "config", c);
+	}
 	return save_object(p, o, err);
 }
 
@@ -286,8 +296,13 @@ int xarch_store_get(const char *src, const struct xarch_store_opts *o, char *ret
 	if (r < 0)
 		return r;
 	struct xarch_image_ref ref;
-	if ((r = xarch_image_ref_parse(src, &ref, err)) < 0 ||
-	    (r = xarch_store_ref_key(src, key, sizeof(key), err)) < 0)
+	if ((r = xarch_image_ref_parse(src, &ref, err)) < 0)
+		return r;
+	if (o && o->name)
+		r = xarch_store_name(o->name, key, sizeof(key), err);
+	else
+		r = xarch_store_ref_key(src, key, sizeof(key), err);
+	if (r < 0)
 		return r;
 	_cleanup_json_ json_object *refs = NULL;
 	_cleanup_close_ int lock = store_lock(root, err);
@@ -312,6 +327,20 @@ int xarch_store_get(const char *src, const struct xarch_store_opts *o, char *ret
 	}
 	struct stat st;
 	bool reused = lstat(path, &st) == 0 && S_ISDIR(st.st_mode);
+	const char *config = o ? o->config : NULL;
+	if (reused && config) {
+		/* the same tree built again: keep its (maybe new) config */
+		char mp[PATH_MAX];
+		_cleanup_json_ json_object *meta = NULL;
+		if (xa_snprintf(mp, sizeof(mp), "%s/rootfs/%s.json", root, digest + 7) == 0 &&
+		    load_object(mp, META_MAX, &meta, NULL) == 0) {
+			json_object *c = json_tokener_parse(config);
+			if (c) {
+				json_object_object_add(meta, "config", c);
+				save_object(mp, meta, NULL);
+			}
+		}
+	}
 	if (!reused) {
 		struct xarch_layer_opts lo = {.privileged = privileged(),
 					      .keep_owner = geteuid() == 0};
@@ -324,7 +353,8 @@ int xarch_store_get(const char *src, const struct xarch_store_opts *o, char *ret
 			goto out;
 		int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		uint64_t size = fd >= 0 ? tree_size(fd) : 0;
-		r = meta_write(root, digest + 7, digest, key, xarch_image_platform(img), size, err);
+		r = meta_write(root, digest + 7, digest, key, xarch_image_platform(img), size,
+			       config, err);
 		if (r < 0)
 			goto out;
 	}
@@ -550,5 +580,60 @@ int xarch_store_remove(const char *root_opt, const char *what,
 		return xarch_err_sys(err, -r, "cannot remove '%s/%s'", p, hidden);
 	if (ret_digest)
 		memcpy(ret_digest, digest, sizeof(digest));
+	return 0;
+}
+
+int xarch_store_name(const char *name, char *buf, size_t len, struct xarch_error *err)
+{
+	if (!name || !*name || strchr(name, ' ') || strchr(name, '@'))
+		return xarch_err(err, EINVAL, "bad image name '%s'", name ? name : "");
+	const char *slash = strrchr(name, '/'), *colon = strrchr(name, ':');
+	bool tagged = colon && (!slash || colon > slash);
+	if (xa_snprintf(buf, len, "%s%s", name, tagged ? "" : ":latest") < 0)
+		return xarch_err(err, ENAMETOOLONG, "image name too long: '%s'", name);
+	return 0;
+}
+
+int xarch_store_find(const char *root_opt, const char *name, struct xarch_store_entry *ret,
+		     char **ret_config, struct xarch_error *err)
+{
+	char root[PATH_MAX], key[4400], p[PATH_MAX];
+	int r = root_of(root_opt, root, sizeof(root), err);
+	if (r < 0)
+		return r;
+	_cleanup_json_ json_object *refs = NULL;
+	if ((r = refs_load(root, &refs, err)) < 0)
+		return r;
+	const char *dg = refs_lookup(refs, name);
+	if (!dg && xarch_store_name(name, key, sizeof(key), NULL) == 0)
+		dg = refs_lookup(refs, key);
+	if (!dg && xarch_store_ref_key(name, key, sizeof(key), NULL) == 0)
+		dg = refs_lookup(refs, key);
+	if (!dg)
+		return xarch_err(err, ENOENT, "no image '%s' in the store", name);
+	struct xarch_store_entry e;
+	memset(&e, 0, sizeof(e));
+	snprintf(e.digest, sizeof(e.digest), "%s", dg);
+	if (xa_snprintf(e.path, sizeof(e.path), "%s/rootfs/%s", root, dg + 7) < 0)
+		return xarch_err(err, ENAMETOOLONG, "store directory name too long");
+	struct stat st;
+	if (stat(e.path, &st) < 0 || !S_ISDIR(st.st_mode))
+		return xarch_err(err, ENOENT, "image '%s' names %s, which is not in the store",
+				 name, dg);
+	meta_read(root, &e);
+	if (ret_config) {
+		*ret_config = NULL;
+		_cleanup_json_ json_object *o = NULL;
+		json_object *c;
+		if (xa_snprintf(p, sizeof(p), "%s/rootfs/%s.json", root, dg + 7) == 0 &&
+		    load_object(p, META_MAX, &o, NULL) == 0 &&
+		    json_object_object_get_ex(o, "config", &c) &&
+		    json_object_is_type(c, json_type_object)) {
+			const char *s = json_object_to_json_string_ext(c, JSON_C_TO_STRING_PLAIN);
+			if (s && !(*ret_config = strdup(s)))
+				return xarch_err(err, ENOMEM, "out of memory");
+		}
+	}
+	*ret = e;
 	return 0;
 }

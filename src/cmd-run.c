@@ -11,6 +11,7 @@
 #include "xarch/rootfs.h"
 #include "xarch/spawn.h"
 #include "xarch/store.h"
+#include <json-c/json.h>
 
 static void help(void)
 {
@@ -48,7 +49,70 @@ static void help(void)
 	     "A SOURCE (oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:REF])\n"
 	     "is pulled into the local store once, keyed by digest, and reused (see\n"
 	     "'xarch images').  Stored trees are shared, so SOURCE implies --ephemeral\n"
-	     "unless --persistent is given.");
+	     "unless --persistent is given.  A NAME given to 'xarch build -t' runs that\n"
+	     "image with its Entrypoint/Cmd, Env, WorkingDir and User.");
+}
+
+/* What 'xarch run NAME' takes from an image built with 'xarch build -t'. */
+struct image_config {
+	char **argv, **env; /* Entrypoint + Cmd; Env */
+	size_t n_argv, n_env;
+	char *workdir, *user;
+};
+
+static void image_config_free(struct image_config *c)
+{
+	for (size_t i = 0; i < c->n_argv; i++)
+		free(c->argv[i]);
+	for (size_t i = 0; i < c->n_env; i++)
+		free(c->env[i]);
+	free(c->argv);
+	free(c->env);
+	free(c->workdir);
+	free(c->user);
+}
+#define _cleanup_config_ __attribute__((cleanup(image_config_free)))
+
+static int add_strings(json_object *a, char ***v, size_t *n)
+{
+	if (!a || !json_object_is_type(a, json_type_array))
+		return 0;
+	for (size_t i = 0; i < json_object_array_length(a); i++) {
+		json_object *e = json_object_array_get_idx(a, i);
+		if (!json_object_is_type(e, json_type_string))
+			continue;
+		char **nv = realloc(*v, (*n + 2) * sizeof(char *));
+		if (!nv)
+			return -1;
+		*v = nv;
+		if (!(nv[*n] = strdup(json_object_get_string(e))))
+			return -1;
+		nv[++*n] = NULL;
+	}
+	return 0;
+}
+
+static int image_config_parse(const char *json, struct image_config *c)
+{
+	json_object *o = json_tokener_parse(json), *v = NULL;
+	if (!o)
+		return 0;
+	int r = 0;
+	if (json_object_object_get_ex(o, "Entrypoint", &v))
+		r |= add_strings(v, &c->argv, &c->n_argv);
+	if (json_object_object_get_ex(o, "Cmd", &v))
+		r |= add_strings(v, &c->argv, &c->n_argv);
+	/* PATH comes from xarch run's own default */
+	if (json_object_object_get_ex(o, "Env", &v))
+		r |= add_strings(v, &c->env, &c->n_env);
+	if (json_object_object_get_ex(o, "WorkingDir", &v) &&
+	    json_object_is_type(v, json_type_string) && *json_object_get_string(v))
+		c->workdir = strdup(json_object_get_string(v));
+	if (json_object_object_get_ex(o, "User", &v) && json_object_is_type(v, json_type_string) &&
+	    *json_object_get_string(v))
+		c->user = strdup(json_object_get_string(v));
+	json_object_put(o);
+	return r;
 }
 
 struct list {
@@ -249,9 +313,41 @@ int cmd_run(int argc, char **argv)
 		/* the stored tree is shared by every run of the image */
 		o.ephemeral = o.ephemeral || !persistent;
 	}
+	_cleanup_config_ struct image_config ic = {0};
+	struct xarch_store_entry ent;
+	if (stat(o.rootfs, &sb) < 0 && xarch_image_ref_parse(o.rootfs, &ref, NULL) < 0) {
+		/* a name given to 'xarch build -t' */
+		char *config = NULL;
+		struct xarch_error e2 = {0};
+		if (xarch_store_find(NULL, o.rootfs, &ent, &config, &e2) == 0) {
+			if (o.verbose)
+				fprintf(stderr, "xarch: '%s' is %s in the store: %s\n", o.rootfs,
+					ent.digest, ent.path);
+			o.rootfs = ent.path;
+			o.ephemeral = o.ephemeral || !persistent;
+			if (config && image_config_parse(config, &ic) < 0)
+				return die("out of memory");
+			free(config);
+		}
+	}
 	if (optind < argc && !strcmp(argv[optind], "--"))
 		optind++;
 	o.argv = (const char *const *)argv + optind;
+	/* the image's config: -e, -w, -u and CMD given here win */
+	if (ic.n_argv && optind == argc)
+		o.argv = (const char *const *)ic.argv;
+	if (!o.workdir && ic.workdir)
+		o.workdir = ic.workdir;
+	if (!o.user && ic.user)
+		o.user = ic.user;
+	for (size_t i = 0; i < ic.n_env; i++) {
+		char **n = realloc(envv, (n_env + 2) * sizeof(*n));
+		if (!n)
+			return die("out of memory");
+		envv = n;
+		envv[n_env++] = ic.env[i];
+		envv[n_env] = NULL;
+	}
 	for (size_t i = 0; i < env.n; i++) {
 		char **n = realloc(envv, (n_env + 2) * sizeof(*n));
 		if (!n)

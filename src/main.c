@@ -16,6 +16,7 @@ static int cmd_version(int argc, char **argv);
 static const struct command commands[] = {
 	{ "arch", cmd_arch, "list architectures and their names, ELF ids and binfmt rules" },
 	{ "board", cmd_board, "build a board image: rootfs, board steps, genimage" },
+	{ "build", cmd_build, "build a Dockerfile into a rootfs or image, no engine needed" },
 	{ "binfmt", cmd_binfmt, "register qemu-user in binfmt_misc (host or private namespace)" },
 	{ "doctor", cmd_doctor, "check this host and print the fix for each problem" },
 	{ "exec", cmd_exec, "run a foreign binary through qemu-user with a sysroot" },

@@ -20,6 +20,7 @@ struct command {
 
 int cmd_arch(int argc, char **argv);
 int cmd_binfmt(int argc, char **argv);
+int cmd_build(int argc, char **argv);
 int cmd_board(int argc, char **argv);
 int cmd_binfmt_status(int argc, char **argv);
 int cmd_doctor(int argc, char **argv);

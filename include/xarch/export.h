@@ -37,6 +37,11 @@ struct xarch_export_opts {
 	 * the docker config file) and plain http */
 	const char *creds;
 	bool insecure;
+	/* images: the image config's "config" object as JSON text (Env, Cmd,
+	 * Entrypoint, WorkingDir, User, Labels, ExposedPorts, Volumes,
+	 * StopSignal); NULL: Env with the default PATH only */
+	const char *config;
+	const char *created_by; /* the history entry; NULL: "xarch export" */
 };
 
 struct xarch_export_result {

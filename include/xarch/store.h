@@ -27,7 +27,24 @@ struct xarch_store_opts {
 	const char *root;		      /* NULL: xarch_store_root() */
 	const char *platform;		      /* as for xarch_image_opts */
 	const struct xarch_layer_opts *layer; /* NULL: owners kept when root */
+	/* remember the image under this name (xarch_store_name()) instead of
+	 * its source, and keep `config` (the JSON of an image config's
+	 * "config" object: Env, Cmd, WorkingDir...) with it: `xarch build -t` */
+	const char *name;
+	const char *config;
 };
+
+/* The key `xarch build -t NAME` stores NAME under: ":latest" added when
+ * NAME has no tag ("img" -> "img:latest", "reg:5000/img" -> ...:latest). */
+int xarch_store_name(const char *name, char *buf, size_t len, struct xarch_error *err);
+
+/* The stored entry a name (xarch_store_name() form is tried too) or a
+ * source key names: digest, platform, path; its kept config JSON goes to
+ * `ret_config` (malloc'ed, NULL when there is none; may be NULL).
+ * -ENOENT when nothing has that name. */
+struct xarch_store_entry;
+int xarch_store_find(const char *root, const char *name, struct xarch_store_entry *ret,
+		     char **ret_config, struct xarch_error *err);
 
 /* The default store directory (see above) into `buf`. */
 int xarch_store_root(char *buf, size_t len, struct xarch_error *err);
