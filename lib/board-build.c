@@ -14,7 +14,9 @@
 #include <time.h>
 
 #include "internal.h"
+#include "xarch/arch.h"
 #include "xarch/board.h"
+#include "xarch/build.h"
 #include "xarch/container.h"
 #include "xarch/gcfg.h"
 #include "xarch/genimage.h"
@@ -61,11 +63,28 @@ static int get_rootfs(struct bb *s)
 	const char *src = s->o ? s->o->rootfs : NULL;
 	struct stat st;
 	if (!src) {
-		if (!s->o || !s->o->build_rootfs)
-			return xarch_err(s->err, ENOTSUP,
-					 "no rootfs: pass --rootfs DIR|TAR (Dockerfile builds need "
-					 "xarch build)");
-		return s->o->build_rootfs(s->o->data, s->b, s->rootfs, s->err);
+		char df[PATH_MAX], out[PATH_MAX + 8], plat[64] = "";
+		xa_snprintf(df, sizeof(df), "%s/Dockerfile", s->b->dir);
+		if (access(df, F_OK) < 0)
+			return xarch_err(s->err, ENOENT,
+					 "%s: no Dockerfile; add one or pass --rootfs DIR|TAR",
+					 s->b->dir);
+		const struct xarch_arch *a = s->b->arch[0] ? xarch_arch_lookup(s->b->arch) : NULL;
+		if (a)
+			xarch_arch_platform(a, plat, sizeof(plat));
+		xa_snprintf(out, sizeof(out), "dir:%s", s->rootfs);
+		const char *outs[] = {out};
+		struct xarch_build_opts bo = {
+		    .context = s->b->dir,
+		    .platform = plat[0] ? plat : NULL,
+		    .outputs = outs,
+		    .n_outputs = 1,
+		    .no_cache = s->o && s->o->no_cache,
+		    .note = s->o ? s->o->note : NULL,
+		    .note_data = s->o ? s->o->data : NULL,
+		};
+		struct xarch_build_result res;
+		return xarch_build(&bo, &res, s->err);
 	}
 	if (stat(src, &st) == 0 && S_ISDIR(st.st_mode)) {
 		char from[PATH_MAX + 4];

@@ -11,16 +11,17 @@
 static void help(void)
 {
 	puts("usage: xarch board build [--rootfs DIR|TAR|SOURCE] [-o OUTDIR] [--keep-work]\n"
-	     "                         [--json] BOARD_DIR\n\n"
+	     "                         [--no-cache] [--json] BOARD_DIR\n\n"
 	     "Build a board image from a board directory: the rootfs (its Dockerfile, or\n"
 	     "--rootfs), the steps of board.cfg (fstab, hostname, removals, the ESP moved\n"
 	     "out of /boot/efi, the removable EFI loader), its `run` commands inside the\n"
 	     "target under emulation, its host hooks, then its genimage.cfg — no root\n"
 	     "mounts, no loop devices.  Outputs go to OUTDIR (default BOARD_DIR/output).\n\n"
-	     "  --rootfs SRC   use this rootfs instead of building the Dockerfile: a\n"
+	     "  --rootfs SRC   use this rootfs instead of building BOARD_DIR/Dockerfile: a\n"
 	     "                 directory (copied), a tarball, or an image source (oci:...)\n"
 	     "  -o, --output DIR\n"
 	     "  --keep-work    keep OUTDIR/.work-*/ (the prepared rootfs and ESP)\n"
+	     "  --no-cache     rebuild the Dockerfile without its step cache\n"
 	     "  --json         print a JSON summary (stages and files)\n"
 	     "  -h, --help");
 }
@@ -38,6 +39,12 @@ static void stage(void *data, const char *name, double secs)
 		return;
 	}
 	fprintf(stderr, "board: %s done in %.1f s\n", name, secs);
+}
+
+static void note(void *data, enum xarch_note_level level, const char *msg)
+{
+	struct ctx *c = data;
+	print_note(&c->json, level, msg);
 }
 
 static void image_done(void *data, const struct xarch_genimage_result *res)
@@ -63,13 +70,15 @@ static int board_build(int argc, char **argv)
 		{ "rootfs", required_argument, NULL, 'r' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "keep-work", no_argument, NULL, 'k' },
+		{ "no-cache", no_argument, NULL, 'n' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	/* clang-format on */
 	struct ctx ctx = {0};
-	struct xarch_board_build_opts o = {.stage = stage, .image_done = image_done, .data = &ctx};
+	struct xarch_board_build_opts o = {
+	    .stage = stage, .image_done = image_done, .note = note, .data = &ctx};
 	struct xarch_error err = {0};
 	struct xarch_board b;
 	int c, r;
@@ -85,6 +94,9 @@ static int board_build(int argc, char **argv)
 			break;
 		case 'k':
 			o.keep_work = true;
+			break;
+		case 'n':
+			o.no_cache = true;
 			break;
 		case 'j':
 			ctx.json = true;

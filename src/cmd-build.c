@@ -34,17 +34,6 @@ static void help(void)
 
 static bool quiet;
 
-static void print_note(void *data, enum xarch_note_level level, const char *msg)
-{
-	(void)data;
-	if (level == XARCH_NOTE_INFO && quiet)
-		return;
-	if (level == XARCH_NOTE_INFO)
-		fprintf(stderr, "%s\n", msg);
-	else
-		fprintf(stderr, "xarch: %s%s\n", level == XARCH_NOTE_WARN ? "warning: " : "", msg);
-}
-
 int cmd_build(int argc, char **argv)
 {
 	enum { O_PLATFORM = 256, O_TARGET, O_BUILD_ARG, O_NO_CACHE };
@@ -60,7 +49,7 @@ int cmd_build(int argc, char **argv)
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
 	};
-	struct xarch_build_opts o = {.note = print_note};
+	struct xarch_build_opts o = {.note = print_note, .note_data = &quiet};
 	const char **args = calloc((size_t)argc + 1, sizeof(char *));
 	const char **outs = calloc((size_t)argc + 1, sizeof(char *));
 	if (!args || !outs)

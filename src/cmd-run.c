@@ -132,7 +132,7 @@ static void *grow(struct list *l, size_t size)
 	return n + l->n++ * size;
 }
 
-static void print_note(void *data, enum xarch_note_level level, const char *msg)
+static void run_note(void *data, enum xarch_note_level level, const char *msg)
 {
 	(void)data;
 	fprintf(stderr, "xarch: %s%s\n", level == XARCH_NOTE_WARN ? "warning: " : "", msg);
@@ -192,7 +192,7 @@ int cmd_run(int argc, char **argv)
 		{ 0 },
 	};
 	/* clang-format on */
-	struct xarch_container_opts o = {.note = print_note};
+	struct xarch_container_opts o = {.note = run_note};
 	struct list env = {0}, vols = {0}, tmpfs = {0};
 	size_t n_env = 0;
 	char **envv = NULL; /* -e and --env-file entries, in order */

@@ -51,9 +51,8 @@ int usage_error(const char *cmd, const char *fmt, ...)
 
 void json_print(struct json_object *o)
 {
-	puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
-						       JSON_C_TO_STRING_SPACED |
-						       JSON_C_TO_STRING_NOSLASHESCAPE));
+	puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+						   JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(o);
 }
 
@@ -70,9 +69,9 @@ bool is_tty(int fd)
 int parse_query_opts(int argc, char **argv, const char *cmd, void (*help)(void), bool *json)
 {
 	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+	    {"json", no_argument, NULL, 'j'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
 	};
 	int c;
 	*json = false;
@@ -154,4 +153,14 @@ void meter_blob_cb(void *data, const char *digest, uint64_t done, uint64_t total
 		meter_done(m);
 		m->what = label;
 	}
+}
+
+void print_note(void *quiet, enum xarch_note_level level, const char *msg)
+{
+	if (level == XARCH_NOTE_INFO && quiet && *(bool *)quiet)
+		return;
+	if (level == XARCH_NOTE_INFO)
+		fprintf(stderr, "%s\n", msg);
+	else
+		fprintf(stderr, "xarch: %s%s\n", level == XARCH_NOTE_WARN ? "warning: " : "", msg);
 }

@@ -8,6 +8,7 @@
 #include <time.h>
 #include <json-c/json.h>
 
+#include "xarch/container.h"
 #include "xarch/error.h"
 
 #define EXIT_USAGE 2
@@ -67,6 +68,10 @@ void meter_done(struct meter *m);
 void meter_cb(void *data, uint64_t done, uint64_t total);
 /* the xarch_registry_opts callback: one line per blob */
 void meter_blob_cb(void *data, const char *digest, uint64_t done, uint64_t total);
+
+/* The library's note callback: info lines on stderr unless *(bool *)quiet,
+ * warnings and errors as "xarch: ..." lines. */
+void print_note(void *quiet, enum xarch_note_level level, const char *msg);
 
 /* Are stdout/stderr terminals (for colour/progress)? */
 bool is_tty(int fd);

@@ -29,6 +29,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "xarch/container.h"
 #include "xarch/error.h"
 
 struct xarch_board {
@@ -61,12 +62,13 @@ struct xarch_genimage_result;
 
 struct xarch_board_build_opts {
 	const char *rootfs; /* a directory (copied, never changed) or a tarball/image
-			     * source (tar:, oci:, docker-archive:); NULL: build_rootfs */
+			     * source (tar:, oci:, docker-archive:); NULL: BOARD/Dockerfile
+			     * built with xarch_build() for the board's arch */
 	const char *output; /* NULL: BOARD/output */
 	bool keep_work;	    /* keep OUTPUT/.work-XXXXXX (rootfs, efi) for inspection */
-	/* Build the board's Dockerfile into the new directory dest. */
-	int (*build_rootfs)(void *data, const struct xarch_board *b, const char *dest,
-			    struct xarch_error *err);
+	bool no_cache;	    /* the Dockerfile build's --no-cache */
+	/* the Dockerfile build's step lines and warnings */
+	void (*note)(void *data, enum xarch_note_level level, const char *msg);
 	/* After the disk is written (start_vm.sh and such). */
 	int (*after_disk)(void *data, const struct xarch_board *b, const char *outdir,
 			  struct xarch_error *err);

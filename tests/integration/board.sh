@@ -83,3 +83,20 @@ check_rc "a failing run command fails the build" 1 "$XARCH" board build --rootfs
 check_out "the error names the command" "run 'exit 7' failed with exit 7" sh -c "'$XARCH' board build --rootfs '$RV' -o '$TMP/out2' '$TMP/board2' 2>&1"
 check "no disk and no work dir after the failure" test -z "$(ls -A "$TMP/out2")"
 check_out "a missing rootfs and Dockerfile is explained" "--rootfs" sh -c "'$XARCH' board build -o '$TMP/out3' '$B' 2>&1"
+
+# the board's Dockerfile builds the rootfs (no --rootfs)
+tar -C "$RV" -cf "$TMP/rv.tar" .
+B3=$TMP/board3
+cp -r "$B" "$B3"
+cat >"$B3/Dockerfile" <<DF
+FROM tar:$TMP/rv.tar
+RUN write /etc/built-by-dockerfile yes
+COPY input/extra.bin /opt/extra.bin
+DF
+check "board build from the Dockerfile" "$XARCH" board build -o "$TMP/out3" "$B3"
+D3=$TMP/out3/disk.img
+ROOTOFF3=$(($(sfdisk -d "$D3" | awk -F'[=,]' '/disk.img2/ {print $2}') * 512))
+dd if="$D3" of="$TMP/r3.ext4" iflag=skip_bytes,count_bytes skip=$ROOTOFF3 count=$((32 << 20)) status=none
+check_out "the Dockerfile's RUN ran (emulated)" "yes" debugfs -R "cat /etc/built-by-dockerfile" "$TMP/r3.ext4"
+check_out "the Dockerfile's COPY landed" "blob" debugfs -R "cat /opt/extra.bin" "$TMP/r3.ext4"
+check_out "and the board steps still apply" "rv-board" debugfs -R "cat /etc/hostname" "$TMP/r3.ext4"
