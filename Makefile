@@ -16,7 +16,8 @@ DEPS_TEST = gcc-riscv64-linux-gnu libc6-dev-riscv64-cross \
 	gcc-mips-linux-gnu libc6-dev-mips-cross \
 	binutils-multiarch passwd python3 mmdebstrap curl tar xz-utils zstd skopeo umoci docker-registry \
 	fdisk genimage e2fsprogs dosfstools mtools bmap-tools android-sdk-libsparse-utils \
-	squashfs-tools erofs-utils cpio qemu-utils
+	squashfs-tools erofs-utils cpio qemu-utils \
+	qemu-system-misc qemu-system-arm opensbi u-boot-qemu qemu-efi-aarch64
 
 .PHONY: all build deps deps-run demo check check-asan clean static
 
