@@ -16,6 +16,7 @@
 #include "internal.h"
 #include "xarch/arch.h"
 #include "xarch/board.h"
+#include "xarch/boot.h"
 #include "xarch/build.h"
 #include "xarch/container.h"
 #include "xarch/gcfg.h"
@@ -27,6 +28,7 @@ struct bb {
 	const struct xarch_board *b;
 	const struct xarch_board_build_opts *o;
 	char work[PATH_MAX], rootfs[PATH_MAX], esp[PATH_MAX], out[PATH_MAX];
+	char disk[256]; /* the image start_vm.sh boots */
 	double t0;
 	struct xarch_error *err;
 };
@@ -203,8 +205,44 @@ static int make_disk(struct bb *s)
 	    .done = s->o ? s->o->image_done : NULL,
 	    .data = s->o ? s->o->data : NULL,
 	};
-	r = xarch_genimage(&cfg, &go, s->err);
+	if (s->b->image[0] && !xarch_gcfg_image(&cfg, s->b->image))
+		r = xarch_err(s->err, ENOENT, "board.cfg: image '%s' is not in %s", s->b->image,
+			      path);
+	xa_strcpy(s->disk, sizeof(s->disk), s->b->image);
+	for (size_t i = 0; i < cfg.n_images && !s->disk[0]; i++)
+		if (!strcmp(cfg.images[i].type, "hdimage"))
+			xa_strcpy(s->disk, sizeof(s->disk), cfg.images[i].name);
+	if (r >= 0)
+		r = xarch_genimage(&cfg, &go, s->err);
 	xarch_gcfg_release(&cfg);
+	return r;
+}
+
+/* OUTPUT/start_vm.sh: the disk (its qcow2 when made) with xarch boot's
+ * settings for the board's arch; written even where qemu is missing. */
+static int write_start_vm(struct bb *s)
+{
+	char img[PATH_MAX + 8], script[PATH_MAX];
+	uint64_t mem = 0;
+	struct xarch_boot_cmd *c;
+	if (!s->disk[0])
+		return 0;
+	xa_snprintf(img, sizeof(img), "%s/%s%s", s->out, s->disk, s->b->qcow2 ? ".qcow2" : "");
+	xa_snprintf(script, sizeof(script), "%s/start_vm.sh", s->out);
+	if (s->b->memory[0] && xarch_gcfg_size_parse(s->b->memory, &mem) < 0)
+		return xarch_err(s->err, EINVAL, "board.cfg: memory '%s' is not a size",
+				 s->b->memory);
+	struct xarch_boot_opts bo = {
+	    .image = img,
+	    .arch = s->b->arch[0] ? s->b->arch : NULL,
+	    .memory_mib = mem >> 20,
+	    .cpus = s->b->cpus,
+	};
+	int r = xarch_boot_cmd_new(&bo, &c, s->err);
+	if (r < 0)
+		return r;
+	r = xarch_boot_write_script(c, script, s->err);
+	xarch_boot_cmd_free(c);
 	return r;
 }
 
@@ -269,7 +307,7 @@ int xarch_board_build(const struct xarch_board *b, const struct xarch_board_buil
 	if ((r = link_inputs(s)) < 0 || (r = make_disk(s)) < 0)
 		goto out;
 	stage_done(s, "genimage");
-	if (o && o->after_disk && (r = o->after_disk(o->data, b, s->out, err)) < 0)
+	if ((r = write_start_vm(s)) < 0)
 		goto out;
 	give_back(s);
 out:

@@ -69,9 +69,6 @@ struct xarch_board_build_opts {
 	bool no_cache;	    /* the Dockerfile build's --no-cache */
 	/* the Dockerfile build's step lines and warnings */
 	void (*note)(void *data, enum xarch_note_level level, const char *msg);
-	/* After the disk is written (start_vm.sh and such). */
-	int (*after_disk)(void *data, const struct xarch_board *b, const char *outdir,
-			  struct xarch_error *err);
 	/* progress: a stage ended ("rootfs", "prepare", "hooks", "genimage") */
 	void (*stage)(void *data, const char *stage, double seconds);
 	void (*image_done)(void *data, const struct xarch_genimage_result *res);
@@ -82,7 +79,9 @@ struct xarch_board_build_opts {
  * The whole pipeline into OUTPUT: the rootfs, xarch_board_prepare(), the
  * `run` commands inside the target (emulated, ESP mounted at `esp`), the
  * host hooks, then genimage.cfg (rootpath = the rootfs, inputpath = a work
- * directory holding efi/ and the board's input/ files).  Outputs are given
+ * directory holding efi/ and the board's input/ files), then
+ * OUTPUT/start_vm.sh booting the disk (`image`, else the first hdimage; its
+ * .qcow2 with qcow2 = true) as `xarch boot` would.  Outputs are given
  * to SUDO_UID/SUDO_GID when run through sudo.
  */
 int xarch_board_build(const struct xarch_board *b, const struct xarch_board_build_opts *o,

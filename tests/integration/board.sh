@@ -100,3 +100,12 @@ dd if="$D3" of="$TMP/r3.ext4" iflag=skip_bytes,count_bytes skip=$ROOTOFF3 count=
 check_out "the Dockerfile's RUN ran (emulated)" "yes" debugfs -R "cat /etc/built-by-dockerfile" "$TMP/r3.ext4"
 check_out "the Dockerfile's COPY landed" "blob" debugfs -R "cat /opt/extra.bin" "$TMP/r3.ext4"
 check_out "and the board steps still apply" "rv-board" debugfs -R "cat /etc/hostname" "$TMP/r3.ext4"
+
+# start_vm.sh beside the disk, as xarch boot would run it
+check "start_vm.sh is written and executable" test -x "$OUT/start_vm.sh"
+check_out "start_vm.sh runs qemu-system-riscv64 on the disk" "disk.img" grep -E "qemu-system-riscv64.*|disk.img" "$OUT/start_vm.sh"
+if command -v qemu-system-riscv64 >/dev/null && [ -e /usr/lib/u-boot/qemu-riscv64_smode/uboot.elf ]; then
+	check_out "start_vm.sh boots the firmware" "OpenSBI" sh -c "timeout 15 '$OUT/start_vm.sh' -snapshot </dev/null 2>&1 | head -c 20000"
+else
+	skip "board: qemu-system-riscv64 or u-boot-qemu missing (apt-get install qemu-system-misc u-boot-qemu opensbi)"
+fi
