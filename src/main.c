@@ -16,6 +16,7 @@ static int cmd_version(int argc, char **argv);
 static const struct command commands[] = {
 	{ "arch", cmd_arch, "list architectures and their names, ELF ids and binfmt rules" },
 	{ "binfmt", cmd_binfmt, "register qemu-user in binfmt_misc (host or private namespace)" },
+	{ "bootstrap", cmd_bootstrap, "create a target rootfs from a distribution mirror (deb, rpm)" },
 	{ "doctor", cmd_doctor, "check this host and print the fix for each problem" },
 	{ "exec", cmd_exec, "run a foreign binary through qemu-user with a sysroot" },
 	{ "export", cmd_export, "write a rootfs directory as a tarball or a container image" },

@@ -21,6 +21,7 @@ struct command {
 int cmd_arch(int argc, char **argv);
 int cmd_binfmt(int argc, char **argv);
 int cmd_binfmt_status(int argc, char **argv);
+int cmd_bootstrap(int argc, char **argv);
 int cmd_doctor(int argc, char **argv);
 int cmd_exec(int argc, char **argv);
 int cmd_genimage(int argc, char **argv);
