@@ -85,7 +85,7 @@ static void show_log_tail(int fd)
 	while (p > buf && lines <= 15)
 		if (*--p == '\n')
 			lines++;
-	fprintf(stderr, "xarch: the tool's last output:\n%s%s", p == buf ? "" : p + 1,
+	fprintf(stderr, "xarch: the tool's last output:\n%s%s", p == buf && *p != '\n' ? p : p + 1,
 		buf[n - 1] == '\n' ? "" : "\n");
 }
 
