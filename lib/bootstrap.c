@@ -1302,9 +1302,10 @@ int xarch_bootstrap(const struct xarch_bootstrap_opts *o, struct xarch_bootstrap
 	if (rep.code != 0) {
 		if (rep.cmd < 0)
 			rc = xarch_err(err, rep.errnum ? rep.errnum : EIO, "%s", rep.msg);
-		else if (rep.code == 128 + SIGINT || rep.code == 128 + SIGTERM ||
+		else if (interrupted || rep.code == 128 + SIGINT || rep.code == 128 + SIGTERM ||
 			 rep.errnum == EINTR)
-			rc = xarch_err(err, EINTR, "interrupted; '%s' was not created", p.out);
+			rc = xarch_err(err, EINTR, "interrupted (%s); '%s' was not created",
+				       strsignal(interrupted ? interrupted : SIGINT), p.out);
 		else if (rep.msg[0])
 			rc = xarch_err(err, rep.errnum ? rep.errnum : EIO, "%s", rep.msg);
 		else

@@ -232,7 +232,7 @@ deb_path() {
 	fi
 	ok "debian path: bookworm arm64 minbase tarball ($((SECONDS - t0)) s)"
 	check_out "debian path: it is Debian 12" "VERSION_CODENAME=bookworm" \
-		tar -xOf "$out" ./etc/os-release
+		tar -xOf "$out" ./usr/lib/os-release
 	check_out "debian path: an arm64 dpkg" "arm64" tar -xOf "$out" ./var/lib/dpkg/arch
 	tar -xOf "$out" ./usr/bin/dpkg >"$TMP/dpkg" 2>/dev/null
 	check_out "debian path: binaries are aarch64" "AArch64" readelf -h "$TMP/dpkg"
@@ -244,5 +244,21 @@ deb_path() {
 	check_out "debian path: --json codename" '"codename": "bookworm"' cat "$TMP/deb.json"
 	table_same && ok "debian path: host binfmt_misc table unchanged" ||
 		not_ok "debian path: host binfmt_misc table changed"
+
+	# SIGTERM in the middle: mmdebstrap is stopped, nothing is left
+	"$XARCH" bootstrap -q --mirror "$mirror" --arch arm64 --suite bookworm --variant minbase \
+		"$TMP/deb/int.tar" >"$TMP/int.out" 2>&1 &
+	local p=$!
+	sleep 10
+	kill -TERM $p
+	wait $p
+	rc=$?
+	[ $rc -ne 0 ] && ok "debian path: SIGTERM stops the bootstrap (exit $rc)" ||
+		not_ok "debian path: SIGTERM did not stop it"
+	check_out "debian path: ... and says so" "interrupted (Terminated)" cat "$TMP/int.out"
+	check "debian path: ... no output" test ! -e "$TMP/deb/int.tar"
+	no_leftovers "$TMP/deb" && ok "debian path: ... no work directory" ||
+		not_ok "debian path: work directory left"
+	check "debian path: ... no mmdebstrap left running" sh -c "! pgrep -f 'mmdebstrap.*$TMP/deb'"
 }
 deb_path
