@@ -932,13 +932,13 @@ static volatile sig_atomic_t child_pid;
 static void on_signal(int sig, siginfo_t *si, void *uc)
 {
 	(void)uc;
+	(void)si;
 	interrupted = sig;
-	/* the terminal signals the whole process group: the child has it */
-	if (si && si->si_code == SI_KERNEL)
-		return;
+	/* the child leads its own process group (the tools and everything
+	 * they start), outside the terminal's: pass every signal on to all */
 	if (child_pid > 0) {
 		int saved = errno;
-		kill((pid_t)child_pid, sig);
+		kill(-(pid_t)child_pid, sig);
 		errno = saved;
 	}
 }
@@ -996,6 +996,49 @@ static long count_rpm(struct plan *p)
 	return (long)strlen(buf);
 }
 
+/* fork + exec in the namespace child's process group (signals reach it
+ * from the parent as a group: mmdebstrap ignores them while apt runs and
+ * counts on apt getting its own copy, as from a terminal). */
+static int run_tool(const char *const argv[], char **envp, int *ret_wstatus)
+{
+	int ep[2];
+	if (pipe2(ep, O_CLOEXEC) < 0)
+		return -errno;
+	pid_t pid = fork();
+	if (pid < 0) {
+		int e = errno;
+		close(ep[0]), close(ep[1]);
+		return -e;
+	}
+	if (pid == 0) {
+		for (size_t i = 0; i < ARRAY_SIZE(caught); i++)
+			signal(caught[i], SIG_DFL);
+		close(ep[0]);
+		if (envp)
+			environ = envp;
+		execvp(argv[0], (char *const *)argv);
+		int e = errno;
+		if (write(ep[1], &e, sizeof(e)) < 0)
+			_exit(127);
+		_exit(127);
+	}
+	close(ep[1]);
+	int e = 0;
+	ssize_t n;
+	do
+		n = read(ep[0], &e, sizeof(e));
+	while (n < 0 && errno == EINTR);
+	close(ep[0]);
+	int st;
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	if (n == (ssize_t)sizeof(e))
+		return -e;
+	*ret_wstatus = st;
+	return 0;
+}
+
 static void report_fail(struct report *rep, int cmd, int code, int errnum, const char *msg)
 {
 	rep->cmd = cmd;
@@ -1031,11 +1074,13 @@ static void job(struct plan *p, struct report *rep)
 			snprintf(status, sizeof(status), "%s/var/lib/dpkg/status", p->tree);
 			rep->packages = count_deb(status);
 		}
-		int st;
-		struct xarch_error e = {0};
-		int r = xarch_spawn_wait(p->cmd[i].v, (const char *const *)p->envp, &st, &e);
+		int st = 0;
+		int r = run_tool(p->cmd[i].v, p->envp, &st);
 		if (r < 0) {
-			report_fail(rep, (int)i, 127, -r, e.msg);
+			char msg[256];
+			snprintf(msg, sizeof(msg), "cannot run '%s': %s", p->cmd[i].v[0],
+				 strerror(-r));
+			report_fail(rep, (int)i, 127, -r, msg);
 			return;
 		}
 		if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
@@ -1071,6 +1116,15 @@ static void child_main(struct plan *p, int repfd, int syncfd)
 {
 	struct report rep = {0};
 	struct xarch_error e = {0};
+	/* outlive the tools to clean up after them; they get the signals */
+	for (size_t i = 0; i < ARRAY_SIZE(caught); i++)
+		signal(caught[i], SIG_IGN);
+	setpgid(0, 0);
+	int nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (nul >= 0 && nul != STDIN_FILENO) {
+		dup2(nul, STDIN_FILENO); /* no SIGTTIN outside the foreground group */
+		close(nul);
+	}
 	if (p->userns) {
 		if (unshare(CLONE_NEWUSER | CLONE_NEWNS) < 0) {
 			xarch_userns_explain(XARCH_USERNS_UNSHARE, errno, NULL, &e);
@@ -1142,6 +1196,7 @@ static int run_job(struct plan *p, struct report *rep, struct xarch_error *err)
 		child_main(p, rp[1], sp[1]);
 		_exit(127);
 	}
+	setpgid(pid, pid); /* also here: no signal may find the group missing */
 	child_pid = pid;
 	close(rp[1]);
 	int rc = 0;
