@@ -19,6 +19,7 @@ static const struct command commands[] = {
 	{ "build", cmd_build, "build a Dockerfile into a rootfs or image, no engine needed" },
 	{ "binfmt", cmd_binfmt, "register qemu-user in binfmt_misc (host or private namespace)" },
 	{ "boot", cmd_boot, "boot a disk image under qemu-system (serial console, --expect)" },
+	{ "bootstrap", cmd_bootstrap, "create a target rootfs from a distribution mirror (deb, rpm)" },
 	{ "doctor", cmd_doctor, "check this host and print the fix for each problem" },
 	{ "exec", cmd_exec, "run a foreign binary through qemu-user with a sysroot" },
 	{ "export", cmd_export, "write a rootfs directory as a tarball or a container image" },

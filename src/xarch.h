@@ -25,6 +25,7 @@ int cmd_build(int argc, char **argv);
 int cmd_board(int argc, char **argv);
 int cmd_binfmt_status(int argc, char **argv);
 int cmd_boot(int argc, char **argv);
+int cmd_bootstrap(int argc, char **argv);
 int cmd_doctor(int argc, char **argv);
 int cmd_exec(int argc, char **argv);
 int cmd_genimage(int argc, char **argv);
