@@ -11,8 +11,11 @@
 #   qcow2     qemu-img convert, plus start_vm.sh next to it
 #   boot      start_vm.sh on the serial console until "login:" (-n skips it)
 #
-#   make-image.sh [-b BASE.tar] [-o OUTDIR] [-w WORKDIR] [-t BOOT_TIMEOUT] [-n] [-k]
+#   make-image.sh [-b BASE.tar | -r ROOTFS] [-o OUTDIR] [-w WORKDIR] [-t BOOT_TIMEOUT] [-n] [-k]
+#   make-image.sh -p        print the Dockerfile's RUN commands as they will run, one per line
 #
+# -r ROOTFS starts from a rootfs directory that already is the Dockerfile's result (base and
+# RUN lines skipped); board.sh then changes it in place.
 # OUTDIR (default ./out) gets the qcow2, start_vm.sh, boot.log and timings.txt.  WORKDIR
 # (default a new /var/tmp/xarch-board.XXXXXX) holds the rootfs and the raw disk; it is removed
 # at the end unless -k.  Environment: XARCH (the xarch binary; default: in PATH, else the
@@ -52,16 +55,28 @@ VM_TOOLS="qemu-system-aarch64:qemu-system-arm /usr/share/AAVMF/AAVMF_CODE.fd:qem
 BOARD=$(cd "$(dirname "$0")" && pwd)
 MIRROR=${MIRROR:-http://deb.debian.org/debian}
 CACHE=${XARCH_TEST_CACHE:-/var/cache/xarch-tests}
-base= out=$PWD/out work= timeout=900 boot=1 keep=0
+# dockerfile_runs: the Dockerfile's RUN commands (shell form), continuations joined and comment
+# lines dropped as Docker does; the other instructions are this script's own stages
+dockerfile_runs() {
+	awk '
+		/^[[:space:]]*#/ { next }
+		{ buf = cont ? buf " " $0 : $0 }
+		sub(/\\[[:space:]]*$/, "", buf) { cont = 1; next }
+		{ cont = 0; print buf }' "$BOARD/Dockerfile" |
+		sed -n 's/^[[:space:]]*RUN[[:space:]]\{1,\}//p'
+}
+base= given_rootfs= out=$PWD/out work= timeout=900 boot=1 keep=0
 usage() { sed -n '/^#   make-image.sh/p' "$0" | sed 's/^#   /usage: /'; exit 2; }
-while getopts "b:o:w:t:nkh" o; do
+while getopts "b:r:o:w:t:nkph" o; do
 	case $o in
 	b) base=$OPTARG ;;
+	r) given_rootfs=$OPTARG ;;
 	o) out=$OPTARG ;;
 	w) work=$OPTARG ;;
 	t) timeout=$OPTARG ;;
 	n) boot=0 ;;
 	k) keep=1 ;;
+	p) dockerfile_runs; exit 0 ;;
 	*) usage ;;
 	esac
 done
@@ -76,7 +91,7 @@ if [ -z "${XARCH:-}" ]; then
 fi
 export XARCH
 need() { command -v "$1" >/dev/null 2>&1 || [ -e "$1" ] || die "'$1' not found: apt-get install $2"; }
-need mmdebstrap mmdebstrap
+[ -n "$given_rootfs" ] || need mmdebstrap mmdebstrap
 need qemu-img qemu-utils
 need mkfs.vfat dosfstools
 need mcopy mtools
@@ -100,7 +115,13 @@ stage() { # stage NAME START: record the time since START
 	printf '%-9s %8.1f s\n' "$1" "$s" | tee -a "$out/timings.txt"
 }
 
+if [ -n "$given_rootfs" ]; then
+	[ -d "$given_rootfs/etc" ] || die "'$given_rootfs' is not a rootfs directory"
+	rootfs=$(cd "$given_rootfs" && pwd)
+fi
+
 # --- base ------------------------------------------------------------------------------
+[ -z "$given_rootfs" ] || base=-
 t=$(now)
 if [ -z "$base" ] && [ -s "$CACHE/$BASE_NAME" ]; then
 	base=$CACHE/$BASE_NAME
@@ -122,25 +143,21 @@ if [ -z "$base" ]; then
 	[ "$rc" = 0 ] || die "mmdebstrap failed (exit $rc)"
 	stage base "$t"
 fi
-echo "make-image.sh: base $base"
 
 # --- rootfs: FROM + RUN ----------------------------------------------------------------
-t=$(now)
-rootfs=$work/rootfs
-mkdir "$rootfs"
-tar --numeric-owner -xpf "$base" -C "$rootfs"
-# the Dockerfile's RUN lines (continuations joined, comment lines dropped), shell form
-mapfile -t runs < <(awk '
-	!cont && /^[[:space:]]*#/ { next }
-	cont && /^[[:space:]]*#/ { next }
-	{ buf = cont ? buf " " $0 : $0 }
-	sub(/\\[[:space:]]*$/, "", buf) { cont = 1; next }
-	{ cont = 0; print buf }' "$BOARD/Dockerfile" | sed -n 's/^[[:space:]]*RUN[[:space:]]\{1,\}//p')
-for r in "${runs[@]}"; do
-	echo "+ RUN $r"
-	"$XARCH" run "$rootfs" /bin/sh -c "$r" || die "RUN failed: $r"
-done
-stage rootfs "$t"
+if [ -z "$given_rootfs" ]; then
+	echo "make-image.sh: base $base"
+	t=$(now)
+	rootfs=$work/rootfs
+	mkdir "$rootfs"
+	tar --numeric-owner -xpf "$base" -C "$rootfs"
+	mapfile -t runs < <(dockerfile_runs)
+	for r in "${runs[@]}"; do
+		echo "+ RUN $r"
+		"$XARCH" run "$rootfs" /bin/sh -c "$r" || die "RUN failed: $r"
+	done
+	stage rootfs "$t"
+fi
 
 # --- hooks -------------------------------------------------------------------------------
 t=$(now)
