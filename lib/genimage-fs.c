@@ -462,6 +462,39 @@ out:
 	return r;
 }
 
+/* What mkfs.fat chooses for a filesystem of img's size on its own (FAT
+ * type, cluster size, CHS geometry): made in a sparse probe file beside the
+ * disk (metadata only), its boot sector read back. */
+static int vfat_geometry(struct gi *g, const struct xarch_gimage *img, const char *disk,
+			 const char *sz, char fat[8], char spc[8], char geom[16])
+{
+	char probe[PATH_MAX];
+	uint8_t bs[512];
+	if (xa_snprintf(probe, sizeof(probe), "%s.fatprobe-XXXXXX", disk) < 0)
+		return GI_ERR(g, img, ENAMETOOLONG, "path too long");
+	int fd = mkostemp(probe, O_CLOEXEC);
+	if (fd < 0)
+		return xarch_err_sys(g->err, errno, "cannot create '%s'", probe);
+	const char *argv[ARGV_MAX] = {"mkfs.vfat"};
+	int r = ftruncate(fd, (off_t)img->size) < 0 ? -errno : 0;
+	if (r < 0)
+		r = xarch_err_sys(g->err, -r, "cannot size '%s'", probe);
+	else if ((r = gi_mkfs_run(g, img, argv, 1, "-n", probe, sz)) >= 0 &&
+		 pread(fd, bs, sizeof(bs), 0) != (ssize_t)sizeof(bs))
+		r = xarch_err_sys(g->err, EIO, "cannot read '%s'", probe);
+	close(fd);
+	unlink(probe);
+	if (r < 0)
+		return r;
+	/* FAT32 has no 16-bit FAT size; FAT12/16 name themselves at 54 */
+	bool fat32 = !bs[22] && !bs[23];
+	xa_snprintf(fat, 8, "%s", fat32 ? "32" : !memcmp(bs + 54, "FAT12", 5) ? "12" : "16");
+	xa_snprintf(spc, 8, "%u", bs[13] ? bs[13] : 1);
+	/* heads/sectors-per-track: they also decide the sector count */
+	xa_snprintf(geom, 16, "%u/%u", bs[26] | bs[27] << 8, bs[24] | bs[25] << 8);
+	return 0;
+}
+
 static int mkfs_vfat(struct gi *g, const struct xarch_gimage *img, const char *disk, int fd,
 		     uint64_t off)
 {
@@ -481,6 +514,19 @@ static int mkfs_vfat(struct gi *g, const struct xarch_gimage *img, const char *d
 	argv[n++] = "mkfs.vfat";
 	if (g->epoch)
 		argv[n++] = "--invariant";
+	char fat[8], spc[8], geom[16];
+	if (off) {
+		/* at an offset mkfs.fat sizes the FAT from the whole disk file: give
+		 * it the type and cluster size it picks for the partition alone */
+		if ((r = vfat_geometry(g, img, disk, sz, fat, spc, geom)) < 0)
+			return r;
+		argv[n++] = "-F";
+		argv[n++] = fat;
+		argv[n++] = "-s";
+		argv[n++] = spc;
+		argv[n++] = "-g";
+		argv[n++] = geom;
+	}
 	argv[n++] = "--offset";
 	argv[n++] = offs;
 	if ((r = gi_mkfs_run(g, img, argv, n, "-n", disk, sz)) < 0)

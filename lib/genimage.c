@@ -3,6 +3,7 @@
  * genimage.cfg images generated with the usual tools.  Filesystems used only
  * as one hdimage partition are made at their offset inside the disk file.
  */
+#include <ctype.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
@@ -81,6 +82,16 @@ static const char *const *tool_env(struct gi *g)
 	return env;
 }
 
+/* "mkfs.fat 4.2 (2021-01-31)", "mke2fs 1.47.0 (5-Feb-2023)" */
+static bool is_banner(const char *l)
+{
+	const char *sp = strchr(l, ' ');
+	if (!sp || !isdigit((unsigned char)sp[1]))
+		return false;
+	sp = strchr(sp + 1, ' ');
+	return sp && sp[1] == '(' && l[strlen(l) - 1] == ')';
+}
+
 int gi_run(struct gi *g, const char *const argv[], const struct xarch_gimage *img)
 {
 	char out[4096], q[1024];
@@ -89,12 +100,16 @@ int gi_run(struct gi *g, const char *const argv[], const struct xarch_gimage *im
 		return r;
 	if (xarch_exit_code(st) == 0)
 		return 0;
-	/* the tool's own last line says why */
-	size_t len = strlen(out);
-	while (len && (out[len - 1] == '\n' || out[len - 1] == ' '))
-		out[--len] = '\0';
-	const char *last = strrchr(out, '\n');
-	last = last ? last + 1 : out;
+	/* the tool's own last line says why (its version banner, printed
+	 * from a buffer at exit, does not) */
+	const char *last = "";
+	for (char *l = strtok(out, "\n"); l; l = strtok(NULL, "\n")) {
+		size_t len = strlen(l);
+		while (len && l[len - 1] == ' ')
+			l[--len] = '\0';
+		if (len && !is_banner(l))
+			last = l;
+	}
 	return xarch_err(g->err, EIO, "%s:%d: image '%s': '%s' failed with exit %d%s%s", img->file,
 			 img->line, img->name, xarch_argv_quote(argv, q, sizeof(q)),
 			 xarch_exit_code(st), *last ? ": " : "", last);

@@ -244,3 +244,23 @@ check "ext4 options give the same superblock fields and root owner" diff <(sb "$
 check_out "fs-timestamp is the creation time" "Thu Jan  2 03:04:05 2020" sh -c "TZ=UTC dumpe2fs -h '$W/xeo/o.ext4' 2>/dev/null | grep created"
 printf 'image b.ext4 {\n\text4 { root-owner = "x" }\n\tsize = 8M\n}\n' >"$W/badown.cfg"
 check_out "a bad root-owner is named" "root-owner 'x' is not UID:GID" sh -c "cd '$W' && '$XARCH' genimage -c badown.cfg --outputpath bo 2>&1"
+
+# a small vfat made in place in a big disk gets the FAT type and cluster
+# size mkfs.fat picks for the partition alone (as genimage's separate image)
+cat >"$W/smallfat.cfg" <<'CFG'
+image esp.vfat { vfat { files = { "Image" } } size = 128M }
+image root.ext4 { ext4 { use-mke2fs = true } size = 2G }
+image sf.img {
+	hdimage { partition-table-type = "gpt" disk-uuid = "3d9f3b0e-52a1-4c5b-9a55-1c0ffee00020" }
+	partition esp { image = "esp.vfat" partition-uuid = "3d9f3b0e-52a1-4c5b-9a55-1c0ffee00021" }
+	partition root { image = "root.ext4" partition-uuid = "3d9f3b0e-52a1-4c5b-9a55-1c0ffee00022" }
+}
+CFG
+check "genimage: 128M vfat in a 2G disk" gen genimage gsf smallfat.cfg
+check "xarch: 128M vfat in place in a 2G disk" gen xarch xsf smallfat.cfg
+# BPB: bytes/sector .. sectors/FAT (11-27), total sectors (32-35), type string (54-61)
+bpb() { dd if="$1" iflag=skip_bytes,count_bytes skip=$((17408)) count=62 status=none | od -An -tx1 -j11 | tr -d ' \n' | cut -c1-34,43-50,87-102; }
+check "same FAT geometry as genimage's" test "$(bpb "$W/gsf/sf.img")" = "$(bpb "$W/xsf/sf.img")"
+check "the small vfat is clean" sh -c "dd if='$W/xsf/sf.img' of='$TMP/sf.vfat' iflag=skip_bytes,count_bytes skip=17408 count=$((128 << 20)) status=none && fsck.vfat -n '$TMP/sf.vfat'"
+printf 'image t.vfat {\n\tvfat { }\n\tsize = 8K\n}\n' >"$W/tiny.cfg"
+check_out "a tool's error is its reason, not its version banner" "too small" sh -c "cd '$W' && '$XARCH' genimage -c tiny.cfg --outputpath tf 2>&1"
