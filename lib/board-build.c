@@ -86,7 +86,22 @@ static int get_rootfs(struct bb *s)
 		    .note_data = s->o ? s->o->data : NULL,
 		};
 		struct xarch_build_result res;
-		return xarch_build(&bo, &res, s->err);
+		/* relative paths in the Dockerfile (FROM tar:base.tar) are the
+		 * board directory's, as its genimage.cfg's are */
+		int cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC), r;
+		if (cwd < 0 || chdir(s->b->dir) < 0) {
+			r = xarch_err_sys(s->err, errno, "cannot enter '%s'", s->b->dir);
+		} else {
+			bo.context = ".";
+			r = xarch_build(&bo, &res, s->err);
+		}
+		if (cwd >= 0) {
+			if (fchdir(cwd) < 0 && r >= 0)
+				r = xarch_err_sys(s->err, errno,
+						  "cannot return to the working directory");
+			close(cwd);
+		}
+		return r;
 	}
 	if (stat(src, &st) == 0 && S_ISDIR(st.st_mode)) {
 		char from[PATH_MAX + 4];
@@ -143,20 +158,29 @@ static int run_hooks(struct bb *s)
 	xa_snprintf(e_work, sizeof(e_work), "WORK=%s", s->work);
 	xa_snprintf(e_out, sizeof(e_out), "OUTPUT=%s", s->out);
 	xa_snprintf(e_arch, sizeof(e_arch), "ARCH=%s", s->b->arch);
+	char e_xarch[PATH_MAX + 8] = "XARCH=xarch", self[PATH_MAX];
+	ssize_t sl = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (sl > 0) {
+		self[sl] = '\0';
+		xa_snprintf(e_xarch, sizeof(e_xarch), "XARCH=%s", self);
+	}
 	for (size_t i = 0; i < s->b->n_hooks; i++) {
 		extern char **environ;
 		const char *env[256];
 		size_t n = 0;
-		for (char **e = environ; *e && n < ARRAY_SIZE(env) - 8; e++)
-			env[n++] = *e;
+		for (char **e = environ; *e && n < ARRAY_SIZE(env) - 9; e++)
+			if (strncmp(*e, "XARCH=", 6))
+				env[n++] = *e;
 		env[n++] = e_root, env[n++] = e_esp, env[n++] = e_board, env[n++] = e_work;
-		env[n++] = e_out, env[n++] = e_arch, env[n] = NULL;
+		env[n++] = e_out, env[n++] = e_arch, env[n++] = e_xarch, env[n] = NULL;
 		if (s->b->hooks[i][0] == '/')
 			xa_strcpy(hook, sizeof(hook), s->b->hooks[i]);
 		else
 			xa_snprintf(hook, sizeof(hook), "%s/%s", s->b->dir, s->b->hooks[i]);
+		/* an executable hook runs by its #! line, others with /bin/sh */
 		const char *argv[] = {"/bin/sh", hook, NULL};
-		int st, r = xarch_spawn_wait(argv, env, &st, s->err);
+		const char *const *av = access(hook, X_OK) == 0 ? argv + 1 : argv;
+		int st, r = xarch_spawn_wait(av, env, &st, s->err);
 		if (r < 0)
 			return r;
 		if (xarch_exit_code(st))
@@ -286,6 +310,9 @@ int xarch_board_build(const struct xarch_board *b, const struct xarch_board_buil
 		free(s);
 		return r;
 	}
+	char abs[PATH_MAX];
+	if (realpath(s->out, abs) && xa_strcpy(s->out, sizeof(s->out), abs) >= 0)
+		xa_snprintf(s->work, sizeof(s->work), "%s/.work-XXXXXX", s->out);
 	if (!mkdtemp(s->work)) {
 		r = xarch_err_sys(err, errno, "cannot create a work directory in '%s'", s->out);
 		free(s);
