@@ -9,7 +9,8 @@ MESON ?= meson
 DEPS_BUILD = gcc make meson ninja-build pkg-config libjson-c-dev zlib1g-dev \
 	libarchive-dev libzstd-dev liblz4-dev libacl1-dev libxml2-dev libicu-dev \
 	libbz2-dev liblzma-dev nettle-dev libconfuse-dev libssl-dev libext2fs-dev comerr-dev
-DEPS_RUN = qemu-user-static uidmap util-linux
+DEPS_RUN = qemu-user-static uidmap util-linux mmdebstrap arch-test e2fsprogs dosfstools mtools \
+	fdisk qemu-utils qemu-system-misc opensbi u-boot-qemu curl
 DEPS_TEST = gcc-riscv64-linux-gnu libc6-dev-riscv64-cross \
 	gcc-aarch64-linux-gnu libc6-dev-arm64-cross \
 	gcc-arm-linux-gnueabihf libc6-dev-armhf-cross \
@@ -19,7 +20,7 @@ DEPS_TEST = gcc-riscv64-linux-gnu libc6-dev-riscv64-cross \
 	squashfs-tools erofs-utils cpio qemu-utils \
 	qemu-system-misc qemu-system-arm opensbi u-boot-qemu qemu-efi-aarch64
 
-.PHONY: all build deps deps-run demo check check-asan clean static
+.PHONY: all build deps deps-run demo demo-hello check check-asan clean static
 
 all: build
 
@@ -40,7 +41,12 @@ static:
 	$(MESON) setup build-static -Dstatic=true -Dbuildtype=release
 	ninja -C build-static
 
+# the main job: a Debian riscv64 board image from examples/debian-riscv64-virt, booted to login:
 demo: deps-run build
+	@examples/main-job.sh $(BUILD)/xarch
+
+# the quick tour: foreign binaries explained and run (private binfmt_misc)
+demo-hello: deps-run build
 	@examples/demo.sh $(BUILD)/xarch
 
 check: deps build
