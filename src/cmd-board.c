@@ -3,6 +3,7 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "xarch.h"
 #include "xarch/board.h"
@@ -116,7 +117,17 @@ static int board_build(int argc, char **argv)
 		ctx.stages = json_object_new_object();
 		ctx.files = json_object_new_array();
 	}
+	/* with --json, stdout is the JSON's: what the build's tools and hooks
+	 * print goes to stderr meanwhile */
+	int saved = ctx.json ? dup(1) : -1;
+	if (saved >= 0)
+		dup2(2, 1);
 	r = xarch_board_build(&b, &o, &err);
+	if (saved >= 0) {
+		fflush(stdout);
+		dup2(saved, 1);
+		close(saved);
+	}
 	xarch_board_release(&b);
 	if (r < 0) {
 		json_object_put(ctx.stages);

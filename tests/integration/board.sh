@@ -57,6 +57,7 @@ D=$OUT/disk.img
 check "the disk exists" test -s "$D"
 check "no work directory left" test -z "$(ls -A "$OUT" | grep '^\.work')"
 check_out "json names the stages" '"genimage"' cat "$TMP/b.json"
+check "--json output is JSON only (tools and hooks print to stderr)" python3 -c 'import json,sys; d = json.load(open(sys.argv[1])); assert "rootfs" in d["stages"] and d["files"]' "$TMP/b.json"
 ESP=$((1 << 20))
 ROOTOFF=$(($(sfdisk -d "$D" | awk -F'[=,]' '/disk.img2/ {print $2}') * 512))
 dd if="$D" of="$TMP/r.ext4" iflag=skip_bytes,count_bytes skip=$ROOTOFF count=$((32 << 20)) status=none
