@@ -198,8 +198,8 @@ static int run_hook(struct gi *g, const struct xarch_gimage *img, const char *wh
 	gi_source_release(&src);
 	norm_mp(img->mountpoint, mp, sizeof(mp));
 	snprintf(v[0], sizeof(v[0]), "IMAGE=%s", img->name);
-	snprintf(v[1], sizeof(v[1]), "IMAGEOUTFILE=%s/%s", absolute(g->output, a, sizeof(a)),
-		 img->name);
+	snprintf(v[1], sizeof(v[1]), "IMAGEOUTFILE=%s/%s",
+		 absolute(gi_image_dir(g, img), a, sizeof(a)), img->name);
 	snprintf(v[2], sizeof(v[2]), "IMAGENAME=%s", img->fsname);
 	snprintf(v[3], sizeof(v[3]), "IMAGESIZE=%llu", (unsigned long long)img->size);
 	snprintf(v[4], sizeof(v[4]), "IMAGEMOUNTPOINT=%s", mp);
@@ -240,7 +240,7 @@ int gi_with_hooks(struct gi *g, const struct xarch_gimage *img,
 		return r;
 	if (img->exec_post[0] && (r = run_hook(g, img, "exec-post", img->exec_post)) < 0) {
 		char out[PATH_MAX];
-		if (xa_snprintf(out, sizeof(out), "%s/%s", g->output, img->name) == 0)
+		if (xa_snprintf(out, sizeof(out), "%s/%s", gi_image_dir(g, img), img->name) == 0)
 			unlink(out);
 		return r;
 	}

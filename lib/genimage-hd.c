@@ -499,7 +499,7 @@ int gi_gen_hd(struct gi *g, const struct xarch_gimage *img)
 	if ((r = xarch_hd_layout(g->cfg, img, size_cb, g, L, err)) < 0)
 		goto out;
 	pin_ids(g, img, &L->t);
-	if (xa_snprintf(final, sizeof(final), "%s/%s", g->output, img->name) < 0) {
+	if (xa_snprintf(final, sizeof(final), "%s/%s", gi_image_dir(g, img), img->name) < 0) {
 		r = IMG_ERR(ENAMETOOLONG, "path too long");
 		goto out;
 	}

@@ -169,7 +169,12 @@ const char *gi_src_path(const struct gi *g, const char *name, char *buf, size_t 
 		const char *n = xarch_gimage_opt(img, "name");
 		return in_dir(g->input, n ? n : img->name, buf, len);
 	}
-	return in_dir(g->output, name, buf, len);
+	return in_dir(gi_image_dir(g, img), name, buf, len);
+}
+
+const char *gi_image_dir(const struct gi *g, const struct xarch_gimage *img)
+{
+	return img->temporary ? g->tmp : g->output;
 }
 
 /* A temp file next to the output; its name in tmp (PATH_MAX). */
@@ -194,7 +199,7 @@ int gi_finish(struct gi *g, int fd, const char *tmp, const char *final)
 static int gen_fs(struct gi *g, const struct xarch_gimage *img)
 {
 	char final[PATH_MAX], tmp[PATH_MAX];
-	if (xa_snprintf(final, sizeof(final), "%s/%s", g->output, img->name) < 0)
+	if (xa_snprintf(final, sizeof(final), "%s/%s", gi_image_dir(g, img), img->name) < 0)
 		return xarch_err(g->err, ENAMETOOLONG, "image '%s': path too long", img->name);
 	int fd = gi_open_tmp(g, final, tmp), r;
 	if (fd < 0)
@@ -528,8 +533,8 @@ static int side_files(struct gi *g, const struct xarch_gimage *img, const char *
 static int report(struct gi *g, const struct xarch_gimage *img, double secs)
 {
 	char path[PATH_MAX];
-	if (xa_snprintf(path, sizeof(path), "%s/%s", g->output, img->name) < 0)
-		return 0;
+	if (img->temporary || xa_snprintf(path, sizeof(path), "%s/%s", g->output, img->name) < 0)
+		return 0; /* intermediate images in tmppath are not outputs */
 	report_file(g, img, path, img->type, secs);
 	if (g->o && !strcmp(img->type, "hdimage"))
 		return side_files(g, img, path);
@@ -625,6 +630,9 @@ int xarch_genimage(const struct xarch_gcfg *cfg, const struct xarch_genimage_opt
 		r = xarch_err_sys(err, errno, "cannot create '%s'", g->output);
 		goto out;
 	}
+	for (size_t i = 0; i < cfg->n_images && r >= 0; i++)
+		if (cfg->images[i].temporary && mkdir(g->tmp, 0755) < 0 && errno != EEXIST)
+			r = xarch_err_sys(err, errno, "cannot create '%s'", g->tmp);
 	for (size_t i = 0; i < cfg->n_images && r >= 0; i++) {
 		const struct xarch_gimage *img = &cfg->images[i];
 		if (!gi_type_find(img->type))

@@ -46,6 +46,8 @@ const char *gi_src_path(const struct gi *g, const char *name, char *buf, size_t 
 /* The image is a filesystem used by exactly one hdimage partition: it is
  * made in place in the disk and has no file of its own. */
 bool gi_is_inline(const struct gi *g, const struct xarch_gimage *img);
+/* Where img's own file goes: tmppath for `temporary = true`, else outputpath. */
+const char *gi_image_dir(const struct gi *g, const struct xarch_gimage *img);
 
 /*
  * The image types (genimage's image-*.c handlers), looked up by name.

@@ -264,3 +264,14 @@ check "same FAT geometry as genimage's" test "$(bpb "$W/gsf/sf.img")" = "$(bpb "
 check "the small vfat is clean" sh -c "dd if='$W/xsf/sf.img' of='$TMP/sf.vfat' iflag=skip_bytes,count_bytes skip=17408 count=$((128 << 20)) status=none && fsck.vfat -n '$TMP/sf.vfat'"
 printf 'image t.vfat {\n\tvfat { }\n\tsize = 8K\n}\n' >"$W/tiny.cfg"
 check_out "a tool's error is its reason, not its version banner" "too small" sh -c "cd '$W' && '$XARCH' genimage -c tiny.cfg --outputpath tf 2>&1"
+
+# temporary = true: an intermediate image goes to tmppath, not among the outputs
+cat >"$W/tmpimg.cfg" <<'CFG'
+image shared.vfat { vfat { files = { "Image" } } size = 8M temporary = true }
+image t1.img { hdimage { } partition a { image = "shared.vfat" } }
+image t2.img { hdimage { } partition a { image = "shared.vfat" } }
+CFG
+check "temporary image build" sh -c "cd '$W' && '$XARCH' genimage -q -c tmpimg.cfg --outputpath to --tmppath tt --inputpath input --rootpath root"
+check "the temporary image is in tmppath" test -s "$W/tt/shared.vfat"
+check "and not in outputpath" test ! -e "$W/to/shared.vfat"
+check "both disks carry it" sh -c "mdir -i '$W/to/t1.img@@512' :: | grep -q Image && mdir -i '$W/to/t2.img@@512' :: | grep -q Image"
