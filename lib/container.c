@@ -67,7 +67,8 @@ struct plan {
 	const struct xarch_container_opts *o;
 	const struct xarch_arch *arch;
 	enum binfmt_mode mode;
-	char entry[64]; /* binfmt entry that runs the arch */
+	const struct xarch_arch *emu; /* o->emulate, registered privately (NULL: not) */
+	char entry[64];		      /* binfmt entry that runs the arch */
 	bool entry_has_c;
 	bool userns;
 	bool rootless;
@@ -279,7 +280,35 @@ static int plan_binfmt(struct plan *p, struct xarch_error *err)
 	}
 	if (r == 0)
 		xarch_binfmt_table_release(&t);
-	(void)err;
+	return 0;
+}
+
+/* A second arch the command may start (dnf --forcearch, rpm --root
+ * scriptlets of a foreign target): registered privately unless the host
+ * already runs it. */
+static int plan_emulate(struct plan *p, struct xarch_error *err)
+{
+	const struct xarch_container_opts *o = p->o;
+	if (!o->emulate)
+		return 0;
+	const struct xarch_arch *x = xarch_arch_lookup(o->emulate);
+	if (!x)
+		return xarch_err(err, EINVAL, "cannot emulate unknown arch '%s' (see xarch arch)",
+				 o->emulate);
+	if (x == p->arch || runs_natively(x))
+		return 0;
+	struct xarch_binfmt_table t;
+	int r = xarch_binfmt_table_read(NULL, &t, NULL);
+	const struct xarch_binfmt_rule *e =
+	    r == 0 && t.enabled ? xarch_binfmt_table_runner(&t, x) : NULL;
+	bool host = e && strchr(e->flags, 'F');
+	if (r == 0)
+		xarch_binfmt_table_release(&t);
+	if (host)
+		return 0;
+	p->emu = x;
+	note(o, XARCH_NOTE_INFO, "also registering %s%s in the container's user namespace",
+	     XARCH_BINFMT_PREFIX, x->name);
 	return 0;
 }
 
@@ -287,7 +316,7 @@ static int plan_userns(struct plan *p, struct xarch_error *err)
 {
 	const struct xarch_container_opts *o = p->o;
 	p->rootless = geteuid() != 0;
-	p->userns = p->rootless || p->mode == RUN_PRIVATE_BINFMT;
+	p->userns = p->rootless || p->mode == RUN_PRIVATE_BINFMT || p->emu;
 	if (!p->userns)
 		return 0;
 	if (!p->rootless) {
@@ -369,7 +398,7 @@ static int plan_make(struct plan *p, int rootfd, struct xarch_error *err)
 		return r;
 	if ((r = plan_env(p, err)) < 0 || (r = plan_command(p, rootfd, err)) < 0 ||
 	    (r = plan_arch(p, rootfd, err)) < 0 || (r = plan_binfmt(p, err)) < 0 ||
-	    (r = plan_userns(p, err)) < 0)
+	    (r = plan_emulate(p, err)) < 0 || (r = plan_userns(p, err)) < 0)
 		return r;
 	for (size_t i = 0; i < o->n_volumes; i++) {
 		const struct xarch_volume *v = &o->volumes[i];
@@ -684,7 +713,7 @@ static int setup_mounts(const struct plan *p, struct xarch_error *err)
 			MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC, err);
 	if (proc < 0)
 		return proc;
-	if (p->mode == RUN_PRIVATE_BINFMT) {
+	if (p->mode == RUN_PRIVATE_BINFMT || p->emu) {
 		/* the private table lives as long as its mount: move it into the
 		 * container, where its /proc would show it anyway */
 		_cleanup_close_ int bm =
@@ -920,7 +949,7 @@ static void mini_init(int repfd, const sigset_t *mask)
 		return;
 	init_child = c;
 	close(repfd); /* the command's exec closes its copy: the parent sees EOF */
-	struct sigaction sa = { .sa_handler = init_forward, .sa_flags = SA_RESTART };
+	struct sigaction sa = {.sa_handler = init_forward, .sa_flags = SA_RESTART};
 	sigemptyset(&sa.sa_mask);
 	for (size_t i = 0; i < ARRAY_SIZE(forwarded); i++)
 		sigaction(forwarded[i], &sa, NULL);
@@ -975,6 +1004,12 @@ static void child_main(const struct plan *p, int repfd, int syncfd, int ptysock,
 		}
 		note(o, XARCH_NOTE_INFO, "registered '%s' -> %s (flags %s)", res.rule.name,
 		     res.rule.interpreter, res.rule.flags);
+	}
+	if (p->emu) {
+		struct xarch_userns_opts uo = {.qemu_dir = o->qemu_dir, .force = true};
+		struct xarch_binfmt_result res;
+		if (xarch_userns_private_binfmt(p->emu, &uo, &res, &err) < 0)
+			child_fail(repfd, STAGE_SETUP, &err);
 	}
 	if (setup_mounts(p, &err) < 0)
 		child_fail(repfd, STAGE_SETUP, &err);
@@ -1059,7 +1094,6 @@ static int write_identity_maps(pid_t pid, struct xarch_error *err)
 		return xarch_userns_explain(XARCH_USERNS_MAP, -r, NULL, err);
 	return 0;
 }
-
 
 struct relay {
 	int master; /* -1 without -t */

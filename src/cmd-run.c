@@ -40,6 +40,8 @@ static void help(void)
 	     "      --persistent         SOURCE only: keep writes in the stored tree\n"
 	     "      --credential         private binfmt entry with the C flag (sudo, su)\n"
 	     "      --qemu-dir DIR       take qemu-<arch>[-static] from DIR, not PATH\n"
+	     "      --emulate ARCH       also run ARCH binaries (a native rootfs installing a\n"
+	     "                           foreign one: dnf --forcearch, rpm --root scriptlets)\n"
 	     "      --verbose            notes on stderr: binfmt entry, id maps, mounts\n"
 	     "      --init, --no-init    a minimal init as PID 1 with CMD as PID 2 (default\n"
 	     "                           for emulated arches: qemu cannot die of a signal as\n"
@@ -162,7 +164,7 @@ int cmd_run(int argc, char **argv)
 	/* clang-format off */
 	enum { O_ENV_FILE = 256, O_TMPFS, O_HOSTNAME, O_NETWORK, O_ARCH, O_FORCE_ARCH,
 	       O_EPHEMERAL, O_READONLY, O_CREDENTIAL, O_QEMU_DIR, O_VERBOSE, O_INIT, O_NO_INIT,
-	       O_PERSISTENT };
+	       O_PERSISTENT, O_EMULATE };
 	static const struct option opts[] = {
 		{ "env", required_argument, NULL, 'e' },
 		{ "env-file", required_argument, NULL, O_ENV_FILE },
@@ -183,6 +185,7 @@ int cmd_run(int argc, char **argv)
 		{ "read-only", no_argument, NULL, O_READONLY },
 		{ "credential", no_argument, NULL, O_CREDENTIAL },
 		{ "qemu-dir", required_argument, NULL, O_QEMU_DIR },
+		{ "emulate", required_argument, NULL, O_EMULATE },
 		{ "verbose", no_argument, NULL, O_VERBOSE },
 		{ "init", no_argument, NULL, O_INIT },
 		{ "no-init", no_argument, NULL, O_NO_INIT },
@@ -273,6 +276,9 @@ int cmd_run(int argc, char **argv)
 			break;
 		case O_CREDENTIAL:
 			o.credential = true;
+			break;
+		case O_EMULATE:
+			o.emulate = optarg;
 			break;
 		case O_QEMU_DIR:
 			o.qemu_dir = optarg;

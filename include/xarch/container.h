@@ -57,6 +57,10 @@ struct xarch_container_opts {
 	bool force_arch;		/* run even when the rootfs's arch differs */
 	bool credential;		/* private binfmt registration with the C flag */
 	const char *qemu_dir;		/* where qemu-*-static are, NULL: PATH */
+	/* another arch the command starts binaries of (a native rootfs installing a
+	 * foreign one: dnf --forcearch, rpm --root scriptlets); registered in the
+	 * container's user namespace unless the host runs it.  NULL: none. */
+	const char *emulate;
 	bool verbose;			/* notes on stderr (mapping used, binfmt chosen) */
 	enum xarch_init init;
 	/* Where notes go (the library never prints): warnings always, info

@@ -253,6 +253,29 @@ sleep 0.5; kill -HUP $p; sleep 0.1; kill -HUP $p; wait $p; rc=$?
 [ $rc -eq 129 ] && ok "a second signal kills at once (exit 129)" || not_ok "second signal exit $rc"
 sleep 0.2
 pgrep -f "$TMP.* /bin/toolbox sleep 30" >/dev/null && not_ok "container processes left behind" || ok "no container processes left"
+# --emulate: a native rootfs starting a foreign binary (what dnf --forcearch and
+# rpm --root scriptlets do in a native build stage), with no host binfmt entry used
+N=$TMP/native
+mkdir -p "$N/bin" "$N/target/bin" "$N/proc" "$N/dev" "$N/sys" "$N/tmp" "$N/out"
+if gcc -O2 -static -o "$N/bin/toolbox" "$XARCH_TOP/tests/rootfs/toolbox.c" 2>"$TMP/gcc.out"; then
+	cp "$R/bin/toolbox" "$N/target/bin/toolbox"
+	"$X" run --emulate riscv64 "$N" /bin/toolbox exec /target/bin/toolbox write /out/rv ran >"$TMP/emu.out" 2>&1
+	rc=$?
+	[ $rc -eq 0 ] && [ "$(cat "$N/out/rv" 2>/dev/null)" = ran ] &&
+		ok "--emulate riscv64: a native rootfs runs a riscv64 program" ||
+		{ not_ok "--emulate riscv64 (exit $rc)"; sed 's/^/#   /' "$TMP/emu.out"; }
+	"$X" run "$N" /bin/toolbox exec /target/bin/toolbox write /out/rv2 ran >"$TMP/emu2.out" 2>&1
+	if ! echo "$table0" | grep -q riscv; then
+		[ ! -e "$N/out/rv2" ] && grep -q "Exec format error" "$TMP/emu2.out" &&
+			ok "without --emulate (and no host entry) it does not run: Exec format error" ||
+			{ not_ok "without --emulate"; sed 's/^/#   /' "$TMP/emu2.out"; }
+	fi
+	"$X" run --emulate vax "$N" /bin/toolbox pid >"$TMP/emu3.out" 2>&1
+	grep -q "unknown arch 'vax'" "$TMP/emu3.out" && ok "--emulate of an unknown arch is named" ||
+		{ not_ok "--emulate vax"; sed 's/^/#   /' "$TMP/emu3.out"; }
+else
+	skip "--emulate: no static host gcc ($(tail -1 "$TMP/gcc.out"))"
+fi
 [ "$mounts0" = "$(our_mounts)" ] && ok "no mounts left in the host namespace" ||
 	{ not_ok "mounts left behind"; diff <(echo "$mounts0") <(our_mounts) | head; }
 [ "$table0" = "$(host_table)" ] && ok "host binfmt_misc table unchanged at the end" || not_ok "host table changed"

@@ -79,6 +79,9 @@ int main(int argc, char **argv)
 	} else if (!strcmp(c, "kill")) {
 		kill(getpid(), atoi(a));
 		return 99;
+	} else if (!strcmp(c, "exec")) {
+		execv(a, argv + 2);
+		return fail("cannot exec", a);
 	} else if (!strcmp(c, "spawn-kill")) {
 		pid_t p = fork();
 		if (p == 0) {
@@ -152,7 +155,7 @@ int main(int argc, char **argv)
 	} else {
 		fprintf(stderr,
 			"usage: toolbox pid|id|cwd|hostname|env [K]|exit N|kill N|"
-			"spawn-kill N|write F T|cat F|ls D|stat P|readlink P|chown P U G|sleep N|"
+			"exec PROG ARGS|spawn-kill N|write F T|cat F|ls D|stat P|readlink P|chown P U G|sleep N|"
 			"trap|tty|read\n");
 		return 2;
 	}
