@@ -103,6 +103,7 @@ check "build: umoci applied the whiteout" test ! -e "$TMP/l1u/rootfs/bin/toolbox
 check "build: umoci tree equals the dir: output" diff -r --no-dereference "$TMP/l1d" "$TMP/l1u/rootfs"
 df6 changed
 "$XARCH" build --platform linux/riscv64 -o "dir:$TMP/l2d" -o "docker-archive:$TMP/l2.tar:l2:v1" "$C6" >"$TMP/l2.err" 2>&1
+echo "# first: $(grep '^built' "$TMP/l1.err"); 3rd RUN changed: $(grep '^built' "$TMP/l2.err")"
 check_out "build: changing the 3rd RUN: steps 1-2 are cache hits" "(5 steps, 2 cached)" cat "$TMP/l2.err"
 check_out "build: the hits say CACHED, the 3rd RUN runs" "2 1" bash -c \
 	"echo \$(grep -c 'CACHED' $TMP/l2.err) \$(grep -v CACHED $TMP/l2.err | grep -c '/s3')"
