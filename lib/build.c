@@ -230,6 +230,10 @@ struct stage {
 	struct strv ports, volumes;
 	char *workdir, *user, *stopsignal, *author;
 	struct xa_sha256 key; /* the step cache key so far */
+	/* the image's layers: the base's, then one per step that changed the
+	 * tree (files in the step cache) */
+	struct xarch_export_layer *layers;
+	size_t n_layers;
 };
 
 struct build {
@@ -245,6 +249,9 @@ struct build {
 	struct strv ignore;
 	char state[PATH_MAX - 64], work[PATH_MAX], cache[PATH_MAX];
 	char host_platform[128], target_platform[128];
+	/* a foreign arch the build targets (--platform, else the first foreign
+	 * FROM --platform): native stages may run its binaries (dnf --forcearch) */
+	char emulate[32];
 	bool root; /* real root: owners, devices */
 	unsigned counter, steps, cached;
 	struct stage *cur;
@@ -839,6 +846,13 @@ static void stage_reset(struct stage *s)
 	free(s->author);
 	s->workdir = s->user = s->stopsignal = s->author = NULL;
 	s->has_cmd = s->has_entrypoint = s->cmd_here = false;
+	for (size_t i = 0; i < s->n_layers; i++) {
+		free((char *)s->layers[i].path);
+		free((char *)s->layers[i].created_by);
+	}
+	free(s->layers);
+	s->layers = NULL;
+	s->n_layers = 0;
 }
 
 static int json_strv(json_object *a, struct strv *ret)
@@ -1478,6 +1492,7 @@ static int do_run(struct build *b, struct stage *s, const struct xarch_df_instr 
 	    .workdir = s->workdir ? s->workdir : "/",
 	    .user = s->user,
 	    .network = net && !strcmp(net, "none") ? XARCH_NET_NONE : XARCH_NET_HOST,
+	    .emulate = b->emulate[0] ? b->emulate : NULL,
 	    .note = b->o->note,
 	    .note_data = b->o->note_data,
 	};
@@ -1666,6 +1681,130 @@ static int step(struct build *b, struct stage *s, size_t si, const struct xarch_
 	return line_err(b, ENOTSUP, "unsupported instruction");
 }
 
+/* ---- the step cache's layers ------------------------------------------------------------- */
+
+/* the instructions that change the tree: each is one cached layer */
+static bool fs_step(const struct xarch_df_instr *in)
+{
+	return in->cmd == XARCH_DF_RUN || in->cmd == XARCH_DF_COPY || in->cmd == XARCH_DF_ADD ||
+	       in->cmd == XARCH_DF_WORKDIR;
+}
+
+static int stage_add_layer(struct build *b, struct stage *s, const char *path, const char *by)
+{
+	struct xarch_export_layer *v = reallocarray(s->layers, s->n_layers + 1, sizeof(*v));
+	if (!v)
+		return xarch_err(b->err, ENOMEM, "out of memory");
+	s->layers = v;
+	char *p = strdup(path), *c = strdup(by);
+	if (!p || !c) {
+		free(p);
+		free(c);
+		return xarch_err(b->err, ENOMEM, "out of memory");
+	}
+	v[s->n_layers++] = (struct xarch_export_layer){.path = p, .created_by = c};
+	return 0;
+}
+
+/* "RUN apt-get install ..." for the history */
+static void created_by(const struct xarch_df_instr *in, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s %s", xarch_df_cmd_name(in->cmd), in->text ? in->text : "");
+}
+
+/*
+ * The changes of the tree `dir` since `before` (NULL: all of it) as an
+ * uncompressed layer tar at `path`, written under a temp name and renamed:
+ * a layer file is always complete.  No change: an empty file.
+ */
+static int store_layer(struct build *b, const char *dir, const struct xarch_snapshot *before,
+		       const char *path, bool *ret_empty)
+{
+	char tmp[PATH_MAX];
+	if (xa_snprintf(tmp, sizeof(tmp), "%s.tmp-XXXXXX", path) < 0)
+		return xarch_err(b->err, ENAMETOOLONG, "cache path too long");
+	_cleanup_close_ int fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0)
+		return xarch_err_sys(b->err, errno, "cannot create '%s'", tmp);
+	uint64_t entries = 0;
+	int r = xarch_diff_layer(dir, before, fd, &entries, b->err);
+	if (r >= 0 && entries == 0 && ftruncate(fd, 0) < 0)
+		r = xarch_err_sys(b->err, errno, "cannot write '%s'", tmp);
+	if (r >= 0 && (fsync(fd) < 0 || rename(tmp, path) < 0))
+		r = xarch_err_sys(b->err, errno, "cannot write '%s'", path);
+	if (r < 0) {
+		unlink(tmp);
+		return r;
+	}
+	*ret_empty = entries == 0;
+	return 0;
+}
+
+static int apply_layer(struct build *b, struct stage *s, const char *path)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return xarch_err_sys(b->err, errno, "cannot open '%s'", path);
+	_cleanup_close_ int rootfd = open(s->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd < 0)
+		return xarch_err_sys(b->err, errno, "cannot open '%s'", s->dir);
+	struct xarch_layer_opts lo = {.privileged = b->root, .keep_owner = b->root};
+	return xarch_layer_apply_fd(rootfd, fd, &lo, b->err);
+}
+
+/* where a step's layer lives: the cache, or the work dir when the stage
+ * cannot be cached */
+static int layer_path(struct build *b, bool cacheable, const char *kind, const char *hex, char *buf,
+		      size_t len)
+{
+	int r = cacheable ? xa_snprintf(buf, len, "%s/%s-%s.tar", b->cache, kind, hex)
+			  : xa_snprintf(buf, len, "%s/%s-%u.tar", b->work, kind, b->counter++);
+	return r < 0 ? xarch_err(b->err, ENAMETOOLONG, "cache path too long") : 0;
+}
+
+static void base_key(const struct base *base, const char *platform, char hex[65])
+{
+	struct xa_sha256 h;
+	xa_sha256_init(&h);
+	hash_str(&h, "xarch-base-1");
+	hash_str(&h, base->ident);
+	hash_str(&h, platform);
+	xa_sha256_hex(&h, hex);
+}
+
+/* the base's layers: a stage's own, else the base tree as one */
+static int base_layers(struct build *b, struct stage *s, const struct base *base,
+		       const char *platform, const char *name, bool cacheable, bool make)
+{
+	if (base->kind == BASE_SCRATCH)
+		return 0;
+	if (base->kind == BASE_STAGE) {
+		for (size_t i = 0; i < base->stage->n_layers; i++) {
+			int r = stage_add_layer(b, s, base->stage->layers[i].path,
+						base->stage->layers[i].created_by);
+			if (r < 0)
+				return r;
+		}
+		return 0;
+	}
+	char hex[65], path[PATH_MAX], by[PATH_MAX + 8];
+	base_key(base, platform, hex);
+	int r = layer_path(b, cacheable, "base", hex, path, sizeof(path));
+	if (r < 0)
+		return r;
+	struct stat st;
+	bool empty = false;
+	if (stat(path, &st) == 0)
+		empty = st.st_size == 0;
+	else if (!make)
+		return -ENOENT;
+	else if ((r = mkdir_p(cacheable ? b->cache : b->work, 0700)) < 0 ||
+		 (r = store_layer(b, s->dir, NULL, path, &empty)) < 0)
+		return r;
+	snprintf(by, sizeof(by), "FROM %s", name);
+	return empty ? 0 : stage_add_layer(b, s, path, by);
+}
+
 /* ---- stages ------------------------------------------------------------------------------ */
 
 static void hash_instr(struct stage *s, const struct xarch_df_instr *in)
@@ -1698,7 +1837,7 @@ static int stage_begin(struct build *b, struct stage *s, size_t si, struct base 
 	stage_reset(s);
 	snprintf(s->platform, sizeof(s->platform), "%s", platform);
 	xa_sha256_init(&s->key);
-	hash_str(&s->key, "xarch-build-1");
+	hash_str(&s->key, "xarch-build-2");
 	hash_str(&s->key, base->ident);
 	hash_str(&s->key, platform);
 	(void)si;
@@ -1740,7 +1879,14 @@ static int run_stage(struct build *b, size_t si)
 	char hex[65] = "", cdir[PATH_MAX] = "";
 	bool cacheable = base.ident[0] != '\0';
 
-	/* the key: a pass over the stage without running anything */
+	/* the keys: a pass over the stage without running anything; each
+	 * step that changes the tree is keyed by everything before it */
+	size_t n_in = s->last - s->first + 1;
+	_cleanup_free_ char(*keys)[65] = calloc(n_in, 65);
+	if (!keys) {
+		r = xarch_err(b->err, ENOMEM, "out of memory");
+		goto out;
+	}
 	if (cacheable) {
 		if ((r = stage_begin(b, s, si, &base, platform)) < 0)
 			goto out;
@@ -1749,25 +1895,46 @@ static int run_stage(struct build *b, size_t si)
 			hash_instr(s, b->in);
 			if ((r = step(b, s, si, b->in, true)) < 0)
 				goto out;
+			if (fs_step(b->in)) {
+				struct xa_sha256 k = s->key;
+				xa_sha256_hex(&k, keys[i - s->first]);
+			}
 		}
 		struct xa_sha256 k = s->key;
 		xa_sha256_hex(&k, hex);
 		if (xa_snprintf(cdir, sizeof(cdir), "%s/%s", b->cache, hex) < 0)
 			cacheable = false;
 		struct stat st;
-		if (!b->o->no_cache && stat(cdir, &st) == 0 && S_ISDIR(st.st_mode)) {
+		bool hit = cacheable && !b->o->no_cache && stat(cdir, &st) == 0 &&
+			   S_ISDIR(st.st_mode) &&
+			   base_layers(b, s, &base, platform, name, true, false) == 0;
+		/* the whole stage: its tree and every layer are there */
+		for (size_t i = s->first + 1; hit && i <= s->last; i++) {
+			const struct xarch_df_instr *in = &b->df.v[i];
+			char lp[PATH_MAX], by[PATH_MAX + 16];
+			if (!fs_step(in))
+				continue;
+			hit =
+			    layer_path(b, true, "layer", keys[i - s->first], lp, sizeof(lp)) == 0 &&
+			    stat(lp, &st) == 0;
+			created_by(in, by, sizeof(by));
+			if (hit && st.st_size && (r = stage_add_layer(b, s, lp, by)) < 0)
+				goto out;
+		}
+		if (hit) {
 			snprintf(s->dir, sizeof(s->dir), "%s", cdir);
 			s->cached = true;
-			b->cached += (unsigned)(s->last - s->first + 1);
-			b->steps += (unsigned)(s->last - s->first + 1);
-			note(b, XARCH_NOTE_INFO, "[%s%s%zu] FROM %s: cached (%.12s)", label,
-			     label[0] ? " " : "#", si, name, hex);
+			b->cached += (unsigned)n_in;
+			b->steps += (unsigned)n_in;
+			note(b, XARCH_NOTE_INFO, "[%s%s%zu] FROM %s: CACHED (%.12s, %zu layers)",
+			     label, label[0] ? " " : "#", si, name, hex, s->n_layers);
 			r = 0;
 			goto out;
 		}
 	}
 
-	/* the real thing */
+	/* the real thing: cached steps are applied as layers until the first
+	 * miss, from there on the steps run and their diffs are stored */
 	struct xa_sha256 key = s->key;
 	if ((r = stage_begin(b, s, si, &base, platform)) < 0)
 		goto out;
@@ -1776,14 +1943,58 @@ static int run_stage(struct build *b, size_t si)
 	note(b, XARCH_NOTE_INFO, "[%s%s%zu] FROM %s%s%s", label, label[0] ? " " : "#", si, name,
 	     platform[0] ? " on " : "", platform);
 	b->steps++;
-	if ((r = materialize(b, s, &base)) < 0)
+	if ((r = materialize(b, s, &base)) < 0 ||
+	    (r = base_layers(b, s, &base, platform, name, cacheable, true)) < 0)
 		goto out;
+	if (cacheable && (r = mkdir_p(b->cache, 0700)) < 0) {
+		r = xarch_err_sys(b->err, -r, "cannot create '%s'", b->cache);
+		goto out;
+	}
+	bool hits = cacheable && !b->o->no_cache;
 	for (size_t i = s->first + 1; i <= s->last; i++) {
 		b->in = &b->df.v[i];
-		note(b, XARCH_NOTE_INFO, "[%s%s%zu] %s %s", label, label[0] ? " " : "#", si,
-		     xarch_df_cmd_name(b->in->cmd), b->in->text ? b->in->text : "");
+		const char *iname = xarch_df_cmd_name(b->in->cmd);
+		const char *itext = b->in->text ? b->in->text : "";
 		b->steps++;
-		if ((r = step(b, s, si, b->in, false)) < 0)
+		if (!fs_step(b->in)) {
+			note(b, XARCH_NOTE_INFO, "[%s%s%zu] %s %s", label, label[0] ? " " : "#", si,
+			     iname, itext);
+			if ((r = step(b, s, si, b->in, false)) < 0)
+				goto out;
+			continue;
+		}
+		char lp[PATH_MAX], by[PATH_MAX + 16];
+		struct stat st;
+		bool empty = false;
+		if ((r = layer_path(b, cacheable, "layer", keys[i - s->first], lp, sizeof(lp))) < 0)
+			goto out;
+		if (hits && stat(lp, &st) == 0) {
+			note(b, XARCH_NOTE_INFO, "[%s%s%zu] %s %s: CACHED", label,
+			     label[0] ? " " : "#", si, iname, itext);
+			b->cached++;
+			empty = st.st_size == 0;
+			if (!empty && (r = apply_layer(b, s, lp)) < 0)
+				goto out;
+			/* WORKDIR also sets the working directory */
+			if (b->in->cmd == XARCH_DF_WORKDIR &&
+			    (r = step(b, s, si, b->in, false)) < 0)
+				goto out;
+		} else {
+			hits = false;
+			note(b, XARCH_NOTE_INFO, "[%s%s%zu] %s %s", label, label[0] ? " " : "#", si,
+			     iname, itext);
+			struct xarch_snapshot *snap = NULL;
+			if ((r = xarch_snapshot_take(s->dir, &snap, b->err)) < 0)
+				goto out;
+			r = step(b, s, si, b->in, false);
+			if (r >= 0)
+				r = store_layer(b, s->dir, snap, lp, &empty);
+			xarch_snapshot_free(snap);
+			if (r < 0)
+				goto out;
+		}
+		created_by(b->in, by, sizeof(by));
+		if (!empty && (r = stage_add_layer(b, s, lp, by)) < 0)
 			goto out;
 	}
 	if (!s->platform[0]) {
@@ -1874,8 +2085,11 @@ static int output_store(struct build *b, const struct stage *s, const char *conf
 	if (xa_snprintf(tmp, sizeof(tmp), "%s/.build-XXXXXX", root) < 0 || !mkdtemp(tmp))
 		return xarch_err_sys(b->err, errno, "cannot create a directory in '%s'", root);
 	snprintf(src, sizeof(src), "oci:%s/layout:latest", tmp);
-	struct xarch_export_opts eo = {
-	    .platform = s->platform, .config = config, .created_by = "xarch build"};
+	struct xarch_export_opts eo = {.platform = s->platform,
+				       .config = config,
+				       .created_by = "xarch build",
+				       .layers = s->layers,
+				       .n_layers = s->n_layers};
 	struct xarch_store_opts so = {.root = root, .name = b->o->tag, .config = config};
 	if ((r = xarch_export(s->dir, src, &eo, NULL, b->err)) >= 0 &&
 	    (r = xarch_store_get(src, &so, path, sizeof(path), NULL, b->err)) >= 0)
@@ -1903,6 +2117,16 @@ static int build_init(struct build *b, struct xarch_error *err)
 	} else {
 		snprintf(b->target_platform, sizeof(b->target_platform), "%s", b->host_platform);
 	}
+	const struct xarch_arch *host = xarch_arch_host(), *t = NULL;
+	if (o->platform)
+		t = xarch_arch_lookup(o->platform);
+	for (size_t i = 0; i < b->df.n && (!t || t == host); i++) {
+		const char *pf =
+		    b->df.v[i].cmd == XARCH_DF_FROM ? xarch_df_flag(&b->df.v[i], "platform") : NULL;
+		t = pf && !strchr(pf, '$') ? xarch_arch_lookup(pf) : t;
+	}
+	if (t && t != host)
+		snprintf(b->emulate, sizeof(b->emulate), "%s", t->name);
 	/* the build args */
 	for (size_t i = 0; i < o->n_build_args; i++) {
 		const char *a = o->build_args[i], *eq = strchr(a, '=');
@@ -2082,8 +2306,11 @@ int xarch_build(const struct xarch_build_opts *o, struct xarch_build_result *ret
 		if (!strncmp(d, "dir:", 4) || (!strchr(d, ':') && d[0]))
 			r = output_dir(&b, s, strncmp(d, "dir:", 4) ? d : d + 4);
 		else {
-			struct xarch_export_opts eo = {
-			    .platform = s->platform, .config = config, .created_by = "xarch build"};
+			struct xarch_export_opts eo = {.platform = s->platform,
+						       .config = config,
+						       .created_by = "xarch build",
+						       .layers = s->layers,
+						       .n_layers = s->n_layers};
 			r = xarch_export(s->dir, d, &eo, NULL, err);
 		}
 		if (r < 0)

@@ -159,6 +159,10 @@ struct walker {
 	struct link *links; /* open addressing on dev/ino */
 	size_t n_links, cap_links;
 	uint64_t bytes, entries, skipped;
+	/* a diff layer: only what changed since `before`, deletions as
+	 * whiteouts; `full` > 0 below a replaced (opaque) directory */
+	const struct xarch_snapshot *before;
+	unsigned full;
 	struct xarch_error *err;
 	char path[PATH_MAX];
 	char buf[1 << 16];
@@ -360,6 +364,199 @@ static int write_data(struct walker *w, int fd, uint64_t size)
 	return 0;
 }
 
+/* ---- snapshots and diffs -------------------------------------------------------------- */
+
+struct snap_ent {
+	char *path;
+	ino_t ino;
+	mode_t mode;
+	uid_t uid;
+	gid_t gid;
+	off_t size;
+	struct timespec mtim, ctim;
+};
+
+struct xarch_snapshot {
+	struct snap_ent *v;
+	size_t n, cap;
+	dev_t dev;
+};
+
+void xarch_snapshot_free(struct xarch_snapshot *sn)
+{
+	if (!sn)
+		return;
+	for (size_t i = 0; i < sn->n; i++)
+		free(sn->v[i].path);
+	free(sn->v);
+	free(sn);
+}
+
+static int snap_walk(struct xarch_snapshot *sn, int dfd, char *path, size_t plen)
+{
+	char **names;
+	size_t n;
+	int r = read_names(dfd, &names, &n);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n && r >= 0; i++) {
+		size_t nl = strlen(names[i]), len = plen + (plen ? 1 : 0) + nl;
+		if (len >= PATH_MAX) {
+			r = -ENAMETOOLONG;
+			break;
+		}
+		if (plen)
+			path[plen] = '/';
+		memcpy(path + plen + (plen ? 1 : 0), names[i], nl + 1);
+		struct stat st;
+		if (fstatat(dfd, names[i], &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			r = -errno;
+			break;
+		}
+		if (sn->n == sn->cap) {
+			size_t cap = sn->cap ? sn->cap * 2 : 1024;
+			struct snap_ent *v = reallocarray(sn->v, cap, sizeof(*v));
+			if (!v) {
+				r = -ENOMEM;
+				break;
+			}
+			sn->v = v;
+			sn->cap = cap;
+		}
+		struct snap_ent *e = &sn->v[sn->n];
+		*e = (struct snap_ent){.path = strdup(path),
+				       .ino = st.st_ino,
+				       .mode = st.st_mode,
+				       .uid = st.st_uid,
+				       .gid = st.st_gid,
+				       .size = st.st_size,
+				       .mtim = st.st_mtim,
+				       .ctim = st.st_ctim};
+		if (!e->path) {
+			r = -ENOMEM;
+			break;
+		}
+		sn->n++;
+		if (S_ISDIR(st.st_mode) && st.st_dev == sn->dev) {
+			int fd =
+			    openat(dfd, names[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (fd < 0) {
+				r = -errno;
+				break;
+			}
+			r = snap_walk(sn, fd, path, len);
+			close(fd);
+		}
+		path[plen] = '\0';
+	}
+	free_names(names, n);
+	return r;
+}
+
+static int snap_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct snap_ent *)a)->path, ((const struct snap_ent *)b)->path);
+}
+
+int xarch_snapshot_take(const char *rootfs, struct xarch_snapshot **ret, struct xarch_error *err)
+{
+	_cleanup_close_ int fd = open(rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return xarch_err_sys(err, errno, "cannot open '%s'", rootfs);
+	struct stat st;
+	struct xarch_snapshot *sn = calloc(1, sizeof(*sn));
+	char *path = malloc(PATH_MAX);
+	if (!sn || !path || fstat(fd, &st) < 0) {
+		free(sn);
+		free(path);
+		return xarch_err(err, ENOMEM, "out of memory");
+	}
+	sn->dev = st.st_dev;
+	path[0] = '\0';
+	int r = snap_walk(sn, fd, path, 0);
+	free(path);
+	if (r < 0) {
+		xarch_snapshot_free(sn);
+		return xarch_err_sys(err, -r, "cannot walk '%s'", rootfs);
+	}
+	if (sn->n)
+		qsort(sn->v, sn->n, sizeof(*sn->v), snap_cmp);
+	*ret = sn;
+	return 0;
+}
+
+/* the first entry >= key */
+static size_t snap_lower(const struct xarch_snapshot *sn, const char *key)
+{
+	size_t lo = 0, hi = sn->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (strcmp(sn->v[mid].path, key) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static const struct snap_ent *snap_find(const struct xarch_snapshot *sn, const char *path)
+{
+	size_t i = snap_lower(sn, path);
+	return i < sn->n && !strcmp(sn->v[i].path, path) ? &sn->v[i] : NULL;
+}
+
+static bool snap_same(const struct snap_ent *e, const struct stat *st)
+{
+	return e->ino == st->st_ino && e->mode == st->st_mode && e->uid == st->st_uid &&
+	       e->gid == st->st_gid && e->size == st->st_size &&
+	       e->mtim.tv_sec == st->st_mtim.tv_sec && e->mtim.tv_nsec == st->st_mtim.tv_nsec &&
+	       e->ctim.tv_sec == st->st_ctim.tv_sec && e->ctim.tv_nsec == st->st_ctim.tv_nsec;
+}
+
+/* an empty regular file `dir/NAME` (a whiteout) */
+static int write_marker(struct walker *w, const char *dir, const char *name)
+{
+	char p[PATH_MAX];
+	if (xa_snprintf(p, sizeof(p), "%s%s%s", dir, dir[0] ? "/" : "", name) < 0)
+		return xarch_err(w->err, ENAMETOOLONG, "path too long under '%s'", dir);
+	struct archive_entry *e = archive_entry_new();
+	if (!e)
+		return xarch_err(w->err, ENOMEM, "out of memory");
+	archive_entry_set_pathname(e, p);
+	archive_entry_set_mode(e, S_IFREG | 0644);
+	archive_entry_set_size(e, 0);
+	archive_entry_set_mtime(e, w->have_clamp ? w->clamp : 0, 0);
+	int r = write_header(w, e);
+	archive_entry_free(e);
+	return r;
+}
+
+/* whiteouts for the entries of directory `w->path` (plen) gone since before */
+static int write_whiteouts(struct walker *w, int dfd, size_t plen)
+{
+	char prefix[PATH_MAX + 2], dir[PATH_MAX];
+	memcpy(dir, w->path, plen);
+	dir[plen] = '\0';
+	snprintf(prefix, sizeof(prefix), "%s%s", dir, plen ? "/" : "");
+	size_t pl = strlen(prefix);
+	const struct xarch_snapshot *sn = w->before;
+	for (size_t i = snap_lower(sn, prefix); i < sn->n && !strncmp(sn->v[i].path, prefix, pl);
+	     i++) {
+		const char *name = sn->v[i].path + pl;
+		if (strchr(name, '/'))
+			continue;
+		struct stat st;
+		if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 || errno != ENOENT)
+			continue;
+		char wh[NAME_MAX + 8];
+		snprintf(wh, sizeof(wh), ".wh.%s", name);
+		int r = write_marker(w, dir, wh);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 static int walk_dir(struct walker *w, int dfd, size_t plen);
 
 /* One entry `name` of directory `dfd`; w->path already names it. */
@@ -371,6 +568,22 @@ static int walk_entry(struct walker *w, int dfd, const char *name, size_t plen)
 	if (S_ISSOCK(st.st_mode)) {
 		w->skipped++;
 		return 0;
+	}
+	bool opaque = false;
+	if (w->before && !w->full) {
+		const struct snap_ent *b = snap_find(w->before, w->path);
+		if (b && snap_same(b, &st)) {
+			/* unchanged: only a directory's children may matter */
+			if (!S_ISDIR(st.st_mode) || st.st_dev != w->root_dev)
+				return 0;
+			_cleanup_close_ int dfd2 =
+			    openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (dfd2 < 0)
+				return xarch_err_sys(w->err, errno, "cannot open '%s'", w->path);
+			return walk_dir(w, dfd2, plen);
+		}
+		/* a directory that replaced another hides all it had */
+		opaque = b && S_ISDIR(b->mode) && S_ISDIR(st.st_mode) && b->ino != st.st_ino;
 	}
 	_cleanup_close_ int fd = -1;
 	bool opath = false;
@@ -453,8 +666,17 @@ static int walk_entry(struct walker *w, int dfd, const char *name, size_t plen)
 		w->o->progress(w->o->progress_data, w->bytes, w->entries);
 	if (r >= 0 && S_ISDIR(st.st_mode)) {
 		/* a mount point is exported, its contents are not */
+		if (opaque) {
+			char dir[PATH_MAX];
+			memcpy(dir, w->path, plen + 1);
+			if ((r = write_marker(w, dir, ".wh..wh..opq")) < 0)
+				goto out;
+			w->full++;
+		}
 		if (st.st_dev == w->root_dev || (w->o && w->o->cross_mounts))
 			r = walk_dir(w, fd, plen);
+		if (opaque)
+			w->full--;
 	}
 out:
 	archive_entry_free(e);
@@ -483,6 +705,8 @@ static int walk_dir(struct walker *w, int dfd, size_t plen)
 		w->path[plen] = '\0';
 	}
 	free_names(names, n);
+	if (r >= 0 && w->before && !w->full)
+		r = write_whiteouts(w, dfd, plen);
 	return r;
 }
 
@@ -508,7 +732,7 @@ static bool source_date_epoch(time_t *ret)
  */
 static int tar_tree(int dirfd, int outfd, enum compression comp, bool normalize,
 		    const struct xarch_export_opts *o, struct sink *s, struct walker *stats,
-		    struct xarch_error *err)
+		    const struct xarch_snapshot *before, struct xarch_error *err)
 {
 	struct stat st;
 	if (fstat(dirfd, &st) < 0)
@@ -527,6 +751,7 @@ static int tar_tree(int dirfd, int outfd, enum compression comp, bool normalize,
 	w->err = err;
 	w->root_dev = st.st_dev;
 	w->normalize = normalize;
+	w->before = before;
 	w->have_clamp = source_date_epoch(&w->clamp);
 	if (normalize && !w->have_clamp) {
 		w->clamp = time(NULL);
@@ -576,6 +801,59 @@ out:
 	if (w)
 		walker_release(w);
 	free(w);
+	sink_release(s);
+	return r;
+}
+
+int xarch_diff_layer(const char *rootfs, const struct xarch_snapshot *before, int fd,
+		     uint64_t *ret_entries, struct xarch_error *err)
+{
+	_cleanup_close_ int rootfd = open(rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd < 0)
+		return xarch_err_sys(err, errno, "cannot open '%s'", rootfs);
+	struct sink *s = malloc(sizeof(*s));
+	struct walker stats = {0};
+	int r = s ? tar_tree(rootfd, fd, COMP_NONE, false, NULL, s, &stats, before, err)
+		  : xarch_err(err, ENOMEM, "out of memory");
+	free(s);
+	if (r >= 0 && ret_entries)
+		*ret_entries = stats.entries;
+	return r;
+}
+
+/* gzip the tar file `path` into `outfd`: digests and sizes in `s` */
+static int gzip_file(const char *path, int outfd, struct sink *s, struct xarch_error *err)
+{
+	_cleanup_close_ int in = open(path, O_RDONLY | O_CLOEXEC);
+	if (in < 0)
+		return xarch_err_sys(err, errno, "cannot open the layer '%s'", path);
+	int r = sink_init(s, outfd, true);
+	if (r < 0)
+		return xarch_err(err, -r, "out of memory");
+	char *buf = malloc(1 << 16);
+	if (!buf) {
+		sink_release(s);
+		return xarch_err(err, ENOMEM, "out of memory");
+	}
+	for (;;) {
+		ssize_t k = read(in, buf, 1 << 16);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0) {
+			r = xarch_err_sys(err, errno, "cannot read '%s'", path);
+			break;
+		}
+		if (k == 0) {
+			if ((r = sink_finish(s)) < 0)
+				r = xarch_err_sys(err, -r, "cannot write a layer blob");
+			break;
+		}
+		if ((r = sink_write(s, buf, (size_t)k)) < 0) {
+			r = xarch_err_sys(err, -r, "cannot write a layer blob");
+			break;
+		}
+	}
+	free(buf);
 	sink_release(s);
 	return r;
 }
@@ -725,32 +1003,53 @@ static int build_layout(int rootfd, int lfd, const struct image_spec *is,
 	if (blobs < 0)
 		return xarch_err_sys(err, errno, "cannot open blobs/sha256");
 
-	/* the layer */
-	_cleanup_close_ int layer =
-	    openat(blobs, ".layer", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	if (layer < 0)
-		return xarch_err_sys(err, errno, "cannot create the layer blob");
+	/* the layers: the tree as one, or the given diff layers in order */
+	size_t nl = o && o->n_layers ? o->n_layers : 1;
+	struct blob_ref {
+		char digest[XARCH_DIGEST_LEN + 1], diff_id[XARCH_DIGEST_LEN + 1];
+		uint64_t size;
+	};
+	_cleanup_free_ struct blob_ref *lr = calloc(nl, sizeof(*lr));
 	struct sink *s = malloc(sizeof(*s));
-	struct walker stats = {0};
-	if (!s)
+	int r = 0;
+	if (!s || !lr) {
+		free(s);
 		return xarch_err(err, ENOMEM, "out of memory");
-	int r = tar_tree(rootfd, layer, COMP_GZIP, false, o, s, &stats, err);
-	char hex[65], diff_hex[65];
-	if (r >= 0) {
+	}
+	for (size_t i = 0; i < nl && r >= 0; i++) {
+		_cleanup_close_ int layer =
+		    openat(blobs, ".layer", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (layer < 0) {
+			r = xarch_err_sys(err, errno, "cannot create the layer blob");
+			break;
+		}
+		struct walker stats = {0};
+		if (o && o->n_layers)
+			r = gzip_file(o->layers[i].path, layer, s, err);
+		else
+			r = tar_tree(rootfd, layer, COMP_GZIP, false, o, s, &stats, NULL, err);
+		if (r < 0)
+			break;
+		char hex[65], diff_hex[65];
 		xa_sha256_hex(&s->out, hex);
 		xa_sha256_hex(&s->raw, diff_hex);
-		res->layer_size = s->out_size;
-		res->tar_size = s->raw_size;
-		res->entries = stats.entries;
-		res->skipped = stats.skipped;
+		res->layer_size += s->out_size;
+		res->tar_size += s->raw_size;
+		res->entries += stats.entries;
+		res->skipped += stats.skipped;
+		lr[i].size = s->out_size;
+		if (fsync(layer) < 0 || renameat(blobs, ".layer", blobs, hex) < 0) {
+			r = xarch_err_sys(err, errno, "cannot write the layer blob");
+			break;
+		}
+		snprintf(lr[i].digest, sizeof(lr[i].digest), "sha256:%s", hex);
+		snprintf(lr[i].diff_id, sizeof(lr[i].diff_id), "sha256:%s", diff_hex);
+		snprintf(res->layer_digest, sizeof(res->layer_digest), "%s", lr[i].digest);
+		snprintf(res->diff_id, sizeof(res->diff_id), "%s", lr[i].diff_id);
 	}
 	free(s);
 	if (r < 0)
 		return r;
-	if (fsync(layer) < 0 || renameat(blobs, ".layer", blobs, hex) < 0)
-		return xarch_err_sys(err, errno, "cannot write the layer blob");
-	snprintf(res->layer_digest, sizeof(res->layer_digest), "sha256:%s", hex);
-	snprintf(res->diff_id, sizeof(res->diff_id), "sha256:%s", diff_hex);
 
 	/* the config */
 	time_t now;
@@ -786,15 +1085,21 @@ static int build_layout(int rootfd, int lfd, const struct image_spec *is,
 	struct json_object *rootfs = json_object_new_object();
 	json_object_object_add(rootfs, "type", json_object_new_string("layers"));
 	struct json_object *ids = json_object_new_array();
-	json_object_array_add(ids, json_object_new_string(res->diff_id));
+	for (size_t i = 0; i < nl; i++)
+		json_object_array_add(ids, json_object_new_string(lr[i].diff_id));
 	json_object_object_add(rootfs, "diff_ids", ids);
 	json_object_object_add(cfg, "rootfs", rootfs);
-	struct json_object *hist = json_object_new_array(), *h = json_object_new_object();
-	json_object_object_add(h, "created", json_object_new_string(created));
-	json_object_object_add(
-	    h, "created_by",
-	    json_object_new_string(o && o->created_by ? o->created_by : "xarch export"));
-	json_object_array_add(hist, h);
+	struct json_object *hist = json_object_new_array();
+	for (size_t i = 0; i < nl; i++) {
+		struct json_object *h = json_object_new_object();
+		const char *by = o && o->n_layers && o->layers[i].created_by
+				     ? o->layers[i].created_by
+				 : o && o->created_by ? o->created_by
+						      : "xarch export";
+		json_object_object_add(h, "created", json_object_new_string(created));
+		json_object_object_add(h, "created_by", json_object_new_string(by));
+		json_object_array_add(hist, h);
+	}
 	json_object_object_add(cfg, "history", hist);
 	uint64_t cfg_size;
 	r = json_blob(blobs, cfg, res->config_digest, &cfg_size, err);
@@ -808,7 +1113,8 @@ static int build_layout(int rootfd, int lfd, const struct image_spec *is,
 	json_object_object_add(m, "mediaType", json_object_new_string(MT_MANIFEST));
 	json_object_object_add(m, "config", descriptor(MT_CONFIG, res->config_digest, cfg_size));
 	struct json_object *layers = json_object_new_array();
-	json_object_array_add(layers, descriptor(MT_LAYER_GZ, res->layer_digest, res->layer_size));
+	for (size_t i = 0; i < nl; i++)
+		json_object_array_add(layers, descriptor(MT_LAYER_GZ, lr[i].digest, lr[i].size));
 	json_object_object_add(m, "layers", layers);
 	uint64_t m_size;
 	r = json_blob(blobs, m, res->manifest_digest, &m_size, err);
@@ -861,8 +1167,10 @@ static int build_layout(int rootfd, int lfd, const struct image_spec *is,
 			json_object_array_add(tags, json_object_new_string(is->repo_tag));
 		json_object_object_add(e, "RepoTags", tags);
 		struct json_object *ls = json_object_new_array();
-		snprintf(p, sizeof(p), "blobs/sha256/%s", res->layer_digest + 7);
-		json_object_array_add(ls, json_object_new_string(p));
+		for (size_t i = 0; i < nl; i++) {
+			snprintf(p, sizeof(p), "blobs/sha256/%s", lr[i].digest + 7);
+			json_object_array_add(ls, json_object_new_string(p));
+		}
 		json_object_object_add(e, "Layers", ls);
 		json_object_array_add(arr, e);
 		txt = json_text(arr);
@@ -896,7 +1204,7 @@ static int export_tar(int rootfd, const char *path, const struct xarch_export_op
 		return fd;
 	struct sink *s = malloc(sizeof(*s));
 	struct walker stats = {0};
-	int r = s ? tar_tree(rootfd, fd, compression_of(path), false, o, s, &stats, err)
+	int r = s ? tar_tree(rootfd, fd, compression_of(path), false, o, s, &stats, NULL, err)
 		  : xarch_err(err, ENOMEM, "out of memory");
 	if (r >= 0) {
 		res->layer_size = s->out_size;
@@ -1019,7 +1327,7 @@ static int export_image(int rootfd, const struct xarch_image_ref *ref,
 	else if (!s)
 		r = xarch_err(err, ENOMEM, "out of memory");
 	else
-		r = tar_tree(lfd, fd, COMP_NONE, true, NULL, s, NULL, err);
+		r = tar_tree(lfd, fd, COMP_NONE, true, NULL, s, NULL, NULL, err);
 	free(s);
 	if (r >= 0)
 		r = commit_file(fd, atmp, ref->path, err);
@@ -1036,15 +1344,15 @@ static int export_push(const char *rootfs, const char *dest, const struct xarch_
 	const char *t = getenv("TMPDIR");
 	char tmp[PATH_MAX], dir[PATH_MAX + 8], layout[PATH_MAX + 24];
 	if (xa_snprintf(tmp, sizeof(tmp), "%s/xarch-push-XXXXXX", t && *t == '/' ? t : "/var/tmp") <
-		    0 ||
+		0 ||
 	    !mkdtemp(tmp))
 		return xarch_err_sys(err, errno, "cannot create a temporary directory");
 	snprintf(dir, sizeof(dir), "%s/layout", tmp);
 	snprintf(layout, sizeof(layout), "oci:%s:xarch", dir);
 	int r = xarch_export(rootfs, layout, o, res, err);
 	if (r == 0) {
-		struct xarch_registry_opts ro = { .creds = o ? o->creds : NULL,
-						  .insecure = o && o->insecure };
+		struct xarch_registry_opts ro = {.creds = o ? o->creds : NULL,
+						 .insecure = o && o->insecure};
 		r = xarch_registry_push_layout(dir, "xarch", dest, &ro, err);
 	}
 	xa_rm_rf_at(AT_FDCWD, tmp);

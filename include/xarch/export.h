@@ -42,6 +42,16 @@ struct xarch_export_opts {
 	 * StopSignal); NULL: Env with the default PATH only */
 	const char *config;
 	const char *created_by; /* the history entry; NULL: "xarch export" */
+	/* images: these uncompressed layer tars, in order (gzipped into the
+	 * image, one history entry each), instead of the tree as one layer;
+	 * the tree then only gives the platform when none is set */
+	const struct xarch_export_layer *layers;
+	size_t n_layers;
+};
+
+struct xarch_export_layer {
+	const char *path;	/* an uncompressed tar (whiteouts as in OCI layers) */
+	const char *created_by; /* NULL: the opts' created_by */
 };
 
 struct xarch_export_result {
@@ -62,5 +72,19 @@ struct xarch_export_result {
  * temporary directory and pushes it (xarch_registry_push_layout). */
 int xarch_export(const char *rootfs, const char *dest, const struct xarch_export_opts *o,
 		 struct xarch_export_result *ret, struct xarch_error *err);
+
+/*
+ * Diff layers (for `xarch build`'s step cache): a snapshot records every
+ * path's inode, mode, owner, size, mtime and ctime; xarch_diff_layer then
+ * writes to `fd` an uncompressed tar of what changed since (ctime catches
+ * in-place writes, chmod, chown and xattrs), deletions as whiteouts
+ * `.wh.NAME`, a directory that replaced another as opaque `.wh..wh..opq`
+ * followed by all of its content.  `before` NULL: the whole tree.
+ */
+struct xarch_snapshot;
+int xarch_snapshot_take(const char *rootfs, struct xarch_snapshot **ret, struct xarch_error *err);
+void xarch_snapshot_free(struct xarch_snapshot *sn);
+int xarch_diff_layer(const char *rootfs, const struct xarch_snapshot *before, int fd,
+		     uint64_t *ret_entries, struct xarch_error *err);
 
 #endif

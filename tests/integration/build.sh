@@ -77,6 +77,50 @@ check_out "build: a changed COPY source is a miss" "changed" cat "$TMP/o1d/work/
 "$XARCH" build --no-cache --platform linux/riscv64 --build-arg GREETING=hello -o "dir:$TMP/o1e" "$C" >"$TMP/c4.err" 2>&1
 check_out "build: --no-cache runs it again" "0 cached" cat "$TMP/c4.err"
 
+# ---- one cached layer per step: hits up to the changed step, whiteouts ----
+C6=$TMP/ctx6; mkdir -p "$C6"
+df6() {
+	cat >"$C6/Dockerfile" <<EOF
+FROM tar:$TMP/rv.tar
+RUN ["/bin/toolbox", "write", "/s1", "one"]
+ENV STEP=two
+RUN ["/bin/toolbox", "rm", "/bin/toolbox-dyn"]
+RUN ["/bin/toolbox", "write", "/s3", "$1"]
+EOF
+}
+df6 three
+"$XARCH" build --platform linux/riscv64 -o "oci:$TMP/l1" -o "dir:$TMP/l1d" "$C6" >"$TMP/l1.err" 2>&1
+check_out "build: 3 RUNs, first build runs them all" "(5 steps, 0 cached)" cat "$TMP/l1.err"
+check_out "build: oci: has the base layer + one per RUN (skopeo)" "4" \
+	skopeo inspect --format '{{len .Layers}}' "oci:$TMP/l1"
+check_out "build: history created_by is the instruction" '/bin/toolbox-dyn' \
+	skopeo inspect --config "oci:$TMP/l1"
+rmd=$(skopeo inspect --format '{{index .Layers 2}}' "oci:$TMP/l1")
+check_out "build: the deleting step's layer is a whiteout" "bin/.wh.toolbox-dyn" \
+	tar -tzf "$TMP/l1/blobs/sha256/${rmd#sha256:}"
+check "build: umoci unpacks the layered image" umoci unpack --rootless --image "$TMP/l1:latest" "$TMP/l1u"
+check "build: umoci applied the whiteout" test ! -e "$TMP/l1u/rootfs/bin/toolbox-dyn" -a -f "$TMP/l1u/rootfs/bin/toolbox"
+check "build: umoci tree equals the dir: output" diff -r --no-dereference "$TMP/l1d" "$TMP/l1u/rootfs"
+df6 changed
+"$XARCH" build --platform linux/riscv64 -o "dir:$TMP/l2d" -o "docker-archive:$TMP/l2.tar:l2:v1" "$C6" >"$TMP/l2.err" 2>&1
+echo "# first: $(grep '^built' "$TMP/l1.err"); 3rd RUN changed: $(grep '^built' "$TMP/l2.err")"
+check_out "build: changing the 3rd RUN: steps 1-2 are cache hits" "(5 steps, 2 cached)" cat "$TMP/l2.err"
+check_out "build: the hits say CACHED, the 3rd RUN runs" "2 1" bash -c \
+	"echo \$(grep -c 'CACHED' $TMP/l2.err) \$(grep -v CACHED $TMP/l2.err | grep -c '/s3')"
+check_out "build: the rebuilt step's result" "changed" cat "$TMP/l2d/s3"
+check "build: earlier steps' results kept" bash -c "[ \$(cat $TMP/l2d/s1) = one ] && [ ! -e $TMP/l2d/bin/toolbox-dyn ]"
+check_out "build: docker-archive: has 4 layers" "4" \
+	skopeo inspect --format '{{len .Layers}}' "docker-archive:$TMP/l2.tar"
+t0=$(date +%s%N)
+"$XARCH" build --platform linux/riscv64 -o "oci:$TMP/l3" "$C6" >"$TMP/l3.err" 2>&1
+t1=$(date +%s%N)
+check_out "build: unchanged rebuild takes every step from the cache" "(5 steps, 5 cached)" cat "$TMP/l3.err"
+ok "build: unchanged layered rebuild (with an oci: output) in $(( (t1 - t0) / 1000000 )) ms"
+check_out "build: and still has 4 layers" "4" skopeo inspect --format '{{len .Layers}}' "oci:$TMP/l3"
+"$XARCH" build --no-cache --platform linux/riscv64 -o "dir:$TMP/l4d" "$C6" >"$TMP/l4.err" 2>&1
+check_out "build: --no-cache reruns every step" "(5 steps, 0 cached)" cat "$TMP/l4.err"
+check "build: --no-cache result equals the cached one" diff -r --no-dereference "$TMP/l2d" "$TMP/l4d"
+
 # ---- errors name the Dockerfile line; nothing is written ----
 C2=$TMP/ctx2; mkdir -p "$C2"
 printf 'FROM tar:%s\nRUN ["/bin/toolbox", "id"]\nRUN ["/bin/toolbox", "exit", "3"]\n' "$TMP/rv.tar" >"$C2/Dockerfile"

@@ -95,6 +95,12 @@ int main(int argc, char **argv)
 		FILE *f = fopen(a, "w");
 		if (!f || fputs(b, f) < 0 || fclose(f) != 0)
 			return fail("cannot write", a);
+	} else if (!strcmp(c, "rm")) {
+		if (unlink(a) < 0 && (errno != EISDIR || rmdir(a) < 0))
+			return fail("cannot remove", a);
+	} else if (!strcmp(c, "mkdir")) {
+		if (mkdir(a, 0755) < 0)
+			return fail("cannot mkdir", a);
 	} else if (!strcmp(c, "cat")) {
 		char buf[4096];
 		int fd = open(a, O_RDONLY);
@@ -155,7 +161,8 @@ int main(int argc, char **argv)
 	} else {
 		fprintf(stderr,
 			"usage: toolbox pid|id|cwd|hostname|env [K]|exit N|kill N|"
-			"exec PROG ARGS|spawn-kill N|write F T|cat F|ls D|stat P|readlink P|chown P U G|sleep N|"
+			"exec PROG ARGS|spawn-kill N|write F T|rm P|mkdir D|cat F|ls D|stat P|readlink P|"
+			"chown P U G|sleep N|"
 			"trap|tty|read\n");
 		return 2;
 	}
