@@ -17,7 +17,7 @@ DEPS_TEST = gcc-riscv64-linux-gnu libc6-dev-riscv64-cross \
 	gcc-mips-linux-gnu libc6-dev-mips-cross \
 	binutils-multiarch passwd python3 mmdebstrap arch-test dnf rpm createrepo-c curl tar xz-utils zstd skopeo umoci docker-registry \
 	fdisk genimage e2fsprogs dosfstools mtools bmap-tools android-sdk-libsparse-utils \
-	squashfs-tools erofs-utils cpio qemu-utils \
+	squashfs-tools erofs-utils cpio qemu-utils podman \
 	qemu-system-misc qemu-system-arm opensbi u-boot-qemu qemu-efi-aarch64
 
 .PHONY: all build deps deps-run demo demo-hello check check-asan clean static

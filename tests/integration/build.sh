@@ -111,6 +111,15 @@ check_out "build: the rebuilt step's result" "changed" cat "$TMP/l2d/s3"
 check "build: earlier steps' results kept" bash -c "[ \$(cat $TMP/l2d/s1) = one ] && [ ! -e $TMP/l2d/bin/toolbox-dyn ]"
 check_out "build: docker-archive: has 4 layers" "4" \
 	skopeo inspect --format '{{len .Layers}}' "docker-archive:$TMP/l2.tar"
+# docker/podman load the layered output (podman load needs no daemon and no cgroups)
+if command -v podman >/dev/null; then
+	check_out "build: podman load reads the docker-archive" "l2:v1" podman load -i "$TMP/l2.tar"
+	check_out "build: ... as a riscv64 image of 4 layers" "riscv64 4" \
+		podman image inspect docker.io/library/l2:v1 --format '{{.Architecture}} {{len .RootFS.Layers}}'
+	podman rmi -f docker.io/library/l2:v1 >/dev/null 2>&1
+else
+	skip "build: podman load: podman is not installed (apt-get install podman)"
+fi
 t0=$(date +%s%N)
 "$XARCH" build --platform linux/riscv64 -o "oci:$TMP/l3" "$C6" >"$TMP/l3.err" 2>&1
 t1=$(date +%s%N)
