@@ -125,24 +125,6 @@ static bool same_file(const char *a, const char *b)
 	       sa.st_ino == sb.st_ino;
 }
 
-static int mkdir_p(const char *path, mode_t mode)
-{
-	char tmp[4096];
-	if (xa_strcpy(tmp, sizeof(tmp), path) < 0)
-		return -ENAMETOOLONG;
-	for (char *p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(tmp, mode) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(tmp, mode) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 static int default_link_dir(char *buf, size_t len)
 {
 	if (geteuid() == 0)
@@ -173,7 +155,7 @@ int xarch_binfmt_p_interpreter(const struct xarch_arch *a, const char *qemu, con
 	if (xa_snprintf(link, sizeof(link), "%s/%s-binfmt-P", dir, a->name) < 0 ||
 	    xa_snprintf(tmp, sizeof(tmp), "%s/.%s-binfmt-P.%d", dir, a->name, (int)getpid()) < 0)
 		return xarch_err(err, ENAMETOOLONG, "path too long: '%s'", dir);
-	int rc = mkdir_p(dir, 0755);
+	int rc = xa_mkdir_p(dir, 0755);
 	if (rc < 0)
 		return xarch_err_sys(err, -rc, "cannot create '%s'", dir);
 	if (same_file(link, target))
@@ -394,7 +376,7 @@ int xarch_binfmt_persist_write(const char *root, const struct xarch_binfmt_rule 
 			line) < 0)
 		return xarch_err(err, ENAMETOOLONG, "rule '%s' too long", r->name);
 	snprintf(dir, sizeof(dir), "%s" XARCH_BINFMT_CONF_DIR, root ? root : "");
-	int rc = mkdir_p(dir, 0755);
+	int rc = xa_mkdir_p(dir, 0755);
 	if (rc < 0)
 		return xarch_err_sys(err, -rc, "cannot create '%s'", dir);
 	return xa_write_atomic(path, text, strlen(text), 0644, err);

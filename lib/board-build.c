@@ -33,16 +33,9 @@ struct bb {
 	struct xarch_error *err;
 };
 
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static void stage_done(struct bb *s, const char *stage)
 {
-	double t = now_s();
+	double t = xa_now_s();
 	if (s->o && s->o->stage)
 		s->o->stage(s->o->data, stage, t - s->t0);
 	s->t0 = t;
@@ -320,7 +313,7 @@ int xarch_board_build(const struct xarch_board *b, const struct xarch_board_buil
 	}
 	xa_snprintf(s->rootfs, sizeof(s->rootfs), "%s/rootfs", s->work);
 	xa_snprintf(s->esp, sizeof(s->esp), "%s/efi", s->work);
-	s->t0 = now_s();
+	s->t0 = xa_now_s();
 
 	if ((r = get_rootfs(s)) < 0)
 		goto out;

@@ -635,22 +635,15 @@ static bool pump(int rd, const struct xarch_boot_run_opts *o, struct matcher *m)
 	return true;
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* SIGTERM (qemu shuts down cleanly on it), SIGKILL after 5 s; the pipe is
  * drained meanwhile so qemu never blocks on a full one. */
 static int stop_qemu(pid_t pid, int rd, const struct xarch_boot_run_opts *o, struct matcher *m)
 {
 	int st = 0;
 	kill(pid, SIGTERM);
-	int64_t end = now_ms() + 5000;
+	int64_t end = xa_now_ms() + 5000;
 	while (waitpid(pid, &st, WNOHANG) == 0) {
-		if (now_ms() > end) {
+		if (xa_now_ms() > end) {
 			kill(pid, SIGKILL);
 			waitpid(pid, &st, 0);
 			break;
@@ -729,7 +722,7 @@ int xarch_boot_run(const struct xarch_boot_cmd *c, const struct xarch_boot_run_o
 		pfd[1] = -1;
 	}
 
-	int64_t deadline = o->timeout ? now_ms() + (int64_t)o->timeout * 1000 : 0;
+	int64_t deadline = o->timeout ? xa_now_ms() + (int64_t)o->timeout * 1000 : 0;
 	int rd = pfd[0];
 	bool exited = false;
 	r = 1; /* 1: still running */
@@ -737,7 +730,7 @@ int xarch_boot_run(const struct xarch_boot_cmd *c, const struct xarch_boot_run_o
 		struct pollfd p[2] = {{.fd = sfd, .events = POLLIN}, {.fd = rd, .events = POLLIN}};
 		int wait_ms = -1;
 		if (deadline) {
-			int64_t left = deadline - now_ms();
+			int64_t left = deadline - xa_now_ms();
 			wait_ms = left < 0 ? 0 : left > INT_MAX ? INT_MAX : (int)left;
 		}
 		int n = poll(p, rd >= 0 ? 2 : 1, wait_ms);
@@ -776,7 +769,7 @@ int xarch_boot_run(const struct xarch_boot_cmd *c, const struct xarch_boot_run_o
 				break;
 			}
 		}
-		if (r == 1 && deadline && now_ms() >= deadline)
+		if (r == 1 && deadline && xa_now_ms() >= deadline)
 			r = m.on ? xarch_err(err, ETIMEDOUT,
 					     "timed out after %u s waiting for '%s' on the console",
 					     o->timeout, o->expect)

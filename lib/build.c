@@ -324,24 +324,6 @@ int xarch_build_state_dir(char *buf, size_t len, struct xarch_error *err)
 	return r < 0 ? xarch_err(err, ENAMETOOLONG, "build directory name too long") : 0;
 }
 
-static int mkdir_p(const char *path, mode_t mode)
-{
-	char buf[PATH_MAX];
-	if (xa_strcpy(buf, sizeof(buf), path) < 0)
-		return -ENAMETOOLONG;
-	for (char *s = buf + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = '\0';
-		if (mkdir(buf, mode) < 0 && errno != EEXIST)
-			return -errno;
-		*s = '/';
-	}
-	if (mkdir(buf, mode) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 /* ---- variables ------------------------------------------------------------- */
 
 /* ENV wins over ARG; before the first FROM only the global ARGs exist */
@@ -1798,7 +1780,7 @@ static int base_layers(struct build *b, struct stage *s, const struct base *base
 		empty = st.st_size == 0;
 	else if (!make)
 		return -ENOENT;
-	else if ((r = mkdir_p(cacheable ? b->cache : b->work, 0700)) < 0 ||
+	else if ((r = xa_mkdir_p(cacheable ? b->cache : b->work, 0700)) < 0 ||
 		 (r = store_layer(b, s->dir, NULL, path, &empty)) < 0)
 		return r;
 	snprintf(by, sizeof(by), "FROM %s", name);
@@ -1946,7 +1928,7 @@ static int run_stage(struct build *b, size_t si)
 	if ((r = materialize(b, s, &base)) < 0 ||
 	    (r = base_layers(b, s, &base, platform, name, cacheable, true)) < 0)
 		goto out;
-	if (cacheable && (r = mkdir_p(b->cache, 0700)) < 0) {
+	if (cacheable && (r = xa_mkdir_p(b->cache, 0700)) < 0) {
 		r = xarch_err_sys(b->err, -r, "cannot create '%s'", b->cache);
 		goto out;
 	}
@@ -2005,7 +1987,7 @@ static int run_stage(struct build *b, size_t si)
 			xarch_arch_platform(a, s->platform, sizeof(s->platform));
 	}
 	/* into the cache: the finished tree is never written again */
-	if (cacheable && mkdir_p(b->cache, 0700) == 0 &&
+	if (cacheable && xa_mkdir_p(b->cache, 0700) == 0 &&
 	    (rename(s->dir, cdir) == 0 ||
 	     (errno == ENOTEMPTY || errno == EEXIST
 		  ? xa_rm_rf_at(AT_FDCWD, cdir) == 0 && rename(s->dir, cdir) == 0
@@ -2080,7 +2062,7 @@ static int output_store(struct build *b, const struct stage *s, const char *conf
 		r = xarch_store_root(root, sizeof(root), b->err);
 	if (r < 0)
 		return r;
-	if ((r = mkdir_p(root, 0755)) < 0)
+	if ((r = xa_mkdir_p(root, 0755)) < 0)
 		return xarch_err_sys(b->err, -r, "cannot create '%s'", root);
 	if (xa_snprintf(tmp, sizeof(tmp), "%s/.build-XXXXXX", root) < 0 || !mkdtemp(tmp))
 		return xarch_err_sys(b->err, errno, "cannot create a directory in '%s'", root);
@@ -2260,7 +2242,7 @@ int xarch_build(const struct xarch_build_opts *o, struct xarch_build_result *ret
 		r = xarch_build_state_dir(b.state, sizeof(b.state), err);
 	if (r < 0)
 		goto out;
-	if ((r = mkdir_p(b.state, 0700)) < 0) {
+	if ((r = xa_mkdir_p(b.state, 0700)) < 0) {
 		r = xarch_err_sys(err, -r, "cannot create '%s'", b.state);
 		goto out;
 	}

@@ -1135,13 +1135,6 @@ static bool pump(int from, int to)
 	return true;
 }
 
-static long now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Forward signals, relay the pty, reap.  Returns the wait status. */
 static int supervise(pid_t pid, int sfd, struct relay *rl, const struct xarch_container_opts *o)
 {
@@ -1153,13 +1146,13 @@ static int supervise(pid_t pid, int sfd, struct relay *rl, const struct xarch_co
 		    {.fd = sfd, .events = POLLIN},
 		    {.fd = rl->master >= 0 && rl->stdin_open ? STDIN_FILENO : -1, .events = POLLIN},
 		    {.fd = rl->master, .events = POLLIN}};
-		int timeout = deadline < 0 ? -1 : (int)(deadline - now_ms());
+		int timeout = deadline < 0 ? -1 : (int)(deadline - xa_now_ms());
 		if (deadline >= 0 && timeout < 0)
 			timeout = 0;
 		int r = poll(fds, 3, timeout);
 		if (r < 0 && errno != EINTR)
 			break;
-		if (deadline >= 0 && now_ms() >= deadline) {
+		if (deadline >= 0 && xa_now_ms() >= deadline) {
 			kill(pid, SIGKILL);
 			deadline = -1;
 		}
@@ -1189,7 +1182,7 @@ static int supervise(pid_t pid, int sfd, struct relay *rl, const struct xarch_co
 					if (++n_term >= 2)
 						kill(pid, SIGKILL);
 					else
-						deadline = now_ms() + KILL_GRACE_MS;
+						deadline = xa_now_ms() + KILL_GRACE_MS;
 				}
 			}
 		}

@@ -461,13 +461,6 @@ struct wave {
 	double *secs;
 };
 
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static int build_one(struct gi *g, size_t i, void *data)
 {
 	const struct xarch_gimage *img = ((struct wave *)data)->imgs[i];
@@ -495,7 +488,7 @@ static int side_files(struct gi *g, const struct xarch_gimage *img, const char *
 {
 	char out[PATH_MAX + 8], tmp[PATH_MAX + 8];
 	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-	double t0 = now_s();
+	double t0 = xa_now_s();
 	int r;
 
 	if (fd < 0)
@@ -504,17 +497,17 @@ static int side_files(struct gi *g, const struct xarch_gimage *img, const char *
 		xa_snprintf(out, sizeof(out), "%s.bmap", path);
 		if ((r = xarch_bmap_write(fd, out, 0, NULL, g->err)) < 0)
 			return r;
-		report_file(g, img, out, "bmap", now_s() - t0);
+		report_file(g, img, out, "bmap", xa_now_s() - t0);
 	}
 	if (g->o->android_sparse) {
-		t0 = now_s();
+		t0 = xa_now_s();
 		xa_snprintf(out, sizeof(out), "%s.simg", path);
 		if ((r = xarch_simg_write(fd, out, 0, 0, NULL, g->err)) < 0)
 			return r;
-		report_file(g, img, out, "android-sparse", now_s() - t0);
+		report_file(g, img, out, "android-sparse", xa_now_s() - t0);
 	}
 	if (g->o->qcow2) {
-		t0 = now_s();
+		t0 = xa_now_s();
 		xa_snprintf(out, sizeof(out), "%s.qcow2", path);
 		_cleanup_close_ int tfd = gi_open_tmp(g, out, tmp);
 		if (tfd < 0)
@@ -525,7 +518,7 @@ static int side_files(struct gi *g, const struct xarch_gimage *img, const char *
 			unlink(tmp);
 			return r;
 		}
-		report_file(g, img, out, "qcow2", now_s() - t0);
+		report_file(g, img, out, "qcow2", xa_now_s() - t0);
 	}
 	return 0;
 }
@@ -582,7 +575,7 @@ static int build_all(struct gi *g)
 							 cfg->images[i].file, cfg->images[i].line,
 							 cfg->images[i].name);
 		}
-		double t0 = now_s();
+		double t0 = xa_now_s();
 		for (size_t j = 0; j < k && g->o && g->o->start; j++)
 			g->o->start(g->o->data, wave[j]);
 		struct wave w = {.imgs = wave};
@@ -590,7 +583,7 @@ static int build_all(struct gi *g)
 			return r;
 		for (size_t j = 0; j < k; j++) {
 			built[wave[j] - cfg->images] = true;
-			if ((r = report(g, wave[j], now_s() - t0)) < 0)
+			if ((r = report(g, wave[j], xa_now_s() - t0)) < 0)
 				return r;
 		}
 		left -= k;

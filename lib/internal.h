@@ -7,7 +7,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 #include <dirent.h>
 
@@ -90,6 +92,25 @@ static inline bool xa_ends_with(const char *s, const char *suffix)
 	size_t n = strlen(s), m = strlen(suffix);
 	return n >= m && strcmp(s + n - m, suffix) == 0;
 }
+
+/* CLOCK_MONOTONIC, in seconds and in milliseconds. */
+static inline double xa_now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static inline int64_t xa_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* mkdir -p on the host: every missing component of `path` with `mode`;
+ * 0 or -errno (-ENAMETOOLONG beyond PATH_MAX). */
+int xa_mkdir_p(const char *path, mode_t mode);
 
 /* Remove `name` under `pfd` and everything below it (no symlink is
  * followed); 0, or -errno of the first failure. */

@@ -67,31 +67,13 @@ int xarch_store_ref_key(const char *src, char *buf, size_t len, struct xarch_err
 	return 0;
 }
 
-static int mkdir_p(const char *path, mode_t mode)
-{
-	char buf[PATH_MAX];
-	if (xa_strcpy(buf, sizeof(buf), path) < 0)
-		return -ENAMETOOLONG;
-	for (char *s = buf + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = '\0';
-		if (mkdir(buf, mode) < 0 && errno != EEXIST)
-			return -errno;
-		*s = '/';
-	}
-	if (mkdir(buf, mode) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 /* Create the store if needed and hold its lock; returns the lock's fd. */
 static int store_lock(const char *root, struct xarch_error *err)
 {
 	char p[PATH_MAX];
 	if (xa_snprintf(p, sizeof(p), "%s/rootfs", root) < 0)
 		return xarch_err(err, ENAMETOOLONG, "store directory name too long");
-	int r = mkdir_p(p, 0755);
+	int r = xa_mkdir_p(p, 0755);
 	if (r < 0)
 		return xarch_err_sys(err, -r, "cannot create '%s'", p);
 	snprintf(p, sizeof(p), "%s/.lock", root);

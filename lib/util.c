@@ -56,8 +56,7 @@ int xa_read_file_at(int dirfd, const char *path, size_t max, char **ret, size_t 
 	return 0;
 }
 
-int xa_read_file(const char *path, size_t max, char **ret, size_t *ret_len,
-		 struct xarch_error *err)
+int xa_read_file(const char *path, size_t max, char **ret, size_t *ret_len, struct xarch_error *err)
 {
 	return xa_read_file_at(AT_FDCWD, path, max, ret, ret_len, err);
 }
@@ -167,4 +166,22 @@ int xa_is_static_elf(const char *path)
 	r = info.interp == NULL;
 	xarch_elf_info_release(&info);
 	return r;
+}
+
+int xa_mkdir_p(const char *path, mode_t mode)
+{
+	char buf[PATH_MAX];
+	if (xa_strcpy(buf, sizeof(buf), path) < 0)
+		return -ENAMETOOLONG;
+	for (char *s = buf + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(buf, mode) < 0 && errno != EEXIST)
+			return -errno;
+		*s = '/';
+	}
+	if (mkdir(buf, mode) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
 }
