@@ -150,6 +150,29 @@ static int empty_dir(struct gi *g, const char *near, char *buf, size_t len)
 	return 0;
 }
 
+/* The directory a whole-file tool (mksquashfs, mkfs.erofs) reads: the image's
+ * source, or an empty scratch directory (its name in empty) for none; the
+ * output file emptied.  On failure nothing is left to release. */
+static int tool_source(struct gi *g, const struct xarch_gimage *img, const char *path, int fd,
+		       struct gi_src *src, char *empty, size_t len)
+{
+	int r = gi_source(g, img, src);
+	if (r < 0)
+		return r;
+	if (!src->dir[0] && (r = empty_dir(g, path, empty, len)) < 0)
+		goto fail;
+	if (ftruncate(fd, 0) < 0) {
+		r = xarch_err_sys(g->err, errno, "cannot truncate '%s'", path);
+		goto fail;
+	}
+	return 0;
+fail:
+	if (empty[0])
+		rmdir(empty);
+	gi_source_release(src);
+	return r;
+}
+
 /* --- exec-pre / exec-post ------------------------------------------------ */
 
 static const char *absolute(const char *p, char *buf, size_t len)
@@ -659,14 +682,8 @@ static int build_squashfs(struct gi *g, const struct xarch_gimage *img, const ch
 	if (bs && xarch_gcfg_size_parse(bs, &b) < 0)
 		return GI_ERR(g, img, EINVAL, "invalid block-size '%s'", bs);
 	xa_snprintf(bsz, sizeof(bsz), "%llu", (unsigned long long)b);
-	if ((r = gi_source(g, img, &src)) < 0)
+	if ((r = tool_source(g, img, path, fd, &src, empty, sizeof(empty))) < 0)
 		return r;
-	if (!src.dir[0] && (r = empty_dir(g, path, empty, sizeof(empty))) < 0)
-		goto out;
-	if (ftruncate(fd, 0) < 0) {
-		r = xarch_err_sys(g->err, errno, "cannot truncate '%s'", path);
-		goto out;
-	}
 	argv[n++] = "mksquashfs";
 	argv[n++] = src.dir[0] ? src.dir : empty;
 	argv[n++] = path;
@@ -754,14 +771,8 @@ static int build_erofs(struct gi *g, const struct xarch_gimage *img, const char 
 	(void)off;
 	if (label && strlen(label) > 15)
 		return GI_ERR(g, img, EINVAL, "erofs label '%s' is longer than 15 bytes", label);
-	if ((r = gi_source(g, img, &src)) < 0)
+	if ((r = tool_source(g, img, path, fd, &src, empty, sizeof(empty))) < 0)
 		return r;
-	if (!src.dir[0] && (r = empty_dir(g, path, empty, sizeof(empty))) < 0)
-		goto out;
-	if (ftruncate(fd, 0) < 0) {
-		r = xarch_err_sys(g->err, errno, "cannot truncate '%s'", path);
-		goto out;
-	}
 	argv[n++] = "mkfs.erofs";
 	argv[n++] = "--quiet";
 	if (label && label[0]) {
