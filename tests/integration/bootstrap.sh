@@ -80,31 +80,7 @@ rpm_path() {
 		command -v "$need" >/dev/null || { skip "rpm path: $need is not installed"; return; }
 	done
 	local w=$TMP/rpm
-	mkdir -p "$w/top/SOURCES" "$w/top/SPECS" "$w/repo"
-	# the scriptlet interpreter: records the machine it ran on and the script
-	cat >"$w/xt-post.c" <<'EOF'
-#include <fcntl.h>
-#include <stdio.h>
-#include <sys/utsname.h>
-#include <unistd.h>
-int main(int argc, char **argv)
-{
-	struct utsname u;
-	uname(&u);
-	FILE *f = fopen("/var/lib/xt-post-ran", "w");
-	if (!f)
-		return 1;
-	fprintf(f, "machine=%s argc=%d\n", u.machine, argc);
-	int fd = argc > 1 ? open(argv[1], O_RDONLY) : -1;
-	char buf[512];
-	ssize_t n;
-	while (fd >= 0 && (n = read(fd, buf, sizeof(buf))) > 0)
-		fwrite(buf, 1, (size_t)n, f);
-	return fclose(f) ? 1 : 0;
-}
-EOF
-	riscv64-linux-gnu-gcc -O2 -static -o "$w/top/SOURCES/xt-post" "$w/xt-post.c" ||
-		{ not_ok "rpm path: cannot build the riscv64 scriptlet interpreter"; return; }
+	mkdir -p "$w/top/SPECS"
 	cat >"$w/top/SPECS/xt-base.spec" <<'EOF'
 Name: xt-base
 Version: 1.0
@@ -141,13 +117,10 @@ install -m 755 %{SOURCE0} %{buildroot}/usr/bin/xt-post
 %post -p /usr/bin/xt-post
 hello from post
 EOF
-	local s
-	for s in xt-base xt-post; do
-		HOME=$w rpmbuild --define "_topdir $w/top" --target riscv64 -bb "$w/top/SPECS/$s.spec" \
-			>"$w/$s.log" 2>&1 || { not_ok "rpmbuild $s"; sed 's/^/#   /' "$w/$s.log" | tail -10; return; }
-	done
-	cp "$w"/top/RPMS/*/*.rpm "$w/repo/" && createrepo_c -q "$w/repo" ||
-		{ not_ok "createrepo_c"; return; }
+	# the riscv64 scriptlet interpreter (xt-post) and the repo: tests/rpm/mkrepo.sh
+	local why
+	why=$(bash "$XARCH_TOP/tests/rpm/mkrepo.sh" "$w/repo" "$w/top/SPECS/xt-base.spec" \
+		"$w/top/SPECS/xt-post.spec" 2>&1) || { not_ok "rpm path: fixtures: $why"; return; }
 	ok "rpm path: fixtures built (noarch + riscv64 rpm, createrepo_c)"
 
 	local out=$TMP/out/oe
